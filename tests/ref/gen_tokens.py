@@ -57,6 +57,9 @@ def main():
         if at > n:
             break
         buf[(at - 1) * bpt:at * bpt] = eos
+    # Streams from scout-tokenize end with a document's EOS; so do these.
+    if n:
+        buf[(n - 1) * bpt:n * bpt] = eos
 
     with open(a.out + ".tmp", "wb") as f:
         f.write(b"SCOUTTOK" + struct.pack("<IIII", 1, bpt, a.vocab, a.eos) + bytes.fromhex(a.fingerprint))
