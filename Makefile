@@ -73,7 +73,7 @@ bin/%: src/cmd/%.c build/libscout.a $(KLIB)
 	@mkdir -p $(@D)
 	$(CC) $(CPPFLAGS) $(CFLAGS) $(WARN) $< build/libscout.a $(KLIB) $(LDLIBS) -o $@
 
-build/tests/%: tests/unit/%.c tests/unit/check.h build/libscout.a $(KLIB)
+build/tests/%: tests/unit/%.c $(wildcard tests/unit/*.h) build/libscout.a $(KLIB)
 	@mkdir -p $(@D)
 	$(CC) $(CPPFLAGS) -Itests/unit $(CFLAGS) $(WARN) $< build/libscout.a $(KLIB) $(LDLIBS) -o $@
 
