@@ -45,7 +45,7 @@ ifeq ($(CUDA),1)
   endif
 endif
 
-.PHONY: all clean deps test test-unit test-bats test-gpu demo bench-pack bench-tokenize
+.PHONY: all clean deps test test-unit test-bats test-gpu demo bench-pack bench-tokenize bench-parquet bench-fetch fuzz-parquet
 all: $(TOOLS)
 
 build/libscout.a: $(LIB_OBJ)
@@ -104,6 +104,20 @@ bench-pack: all
 
 bench-tokenize: deps all
 	@scripts/bench-tokenize.sh
+
+build/tests/parquet-cat: tests/parquet-cat.c build/libscout.a
+	@mkdir -p $(@D)
+	$(CC) $(CPPFLAGS) $(CFLAGS) $(WARN) $< build/libscout.a $(LDLIBS) -o $@
+
+bench-parquet: deps all build/tests/parquet-cat
+	@scripts/bench-parquet.sh
+
+bench-fetch: deps all
+	@scripts/bench-fetch.sh
+
+# libFuzzer + ASan/UBSan on the Parquet reader (clang); FUZZ_SECONDS=600 by default.
+fuzz-parquet: deps
+	@tests/fuzz/run.sh $(or $(FUZZ_SECONDS),600)
 
 clean:
 	rm -rf build bin

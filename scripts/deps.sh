@@ -25,7 +25,9 @@ die() { printf 'deps: error: %s\n' "$*" >&2; exit 1; }
 # ---------------------------------------------------------------------------------------
 # 1. Debian packages
 DEB_PKGS=(libcurl4-openssl-dev libzstd-dev libjansson-dev libsnappy-dev zlib1g-dev
-          libssl-dev libopenblas-dev bats jq)
+          libssl-dev libopenblas-dev bats jq bc zstd clang libclang-rt-14-dev)
+# bc: arithmetic in the bats tests and bench scripts; zstd: the ZSTD Parquet fixtures;
+# clang + its runtime: the ASan/UBSan builds and the libFuzzer target of the Parquet reader.
 missing=()
 installed=" $(dpkg-query -W -f='${Package}:${db:Status-Status} ' "${DEB_PKGS[@]}" 2>/dev/null || true) "
 for p in "${DEB_PKGS[@]}"; do
@@ -71,7 +73,8 @@ SHA_HF_NODE=c7f1e1604d60cb8e6f7309a777c3334ffbc7960a1e5b486a79fa693ec2c20b0c
 CACHE=data/cache
 OUTPUTS=(data/corpora/sotu.jsonl data/corpora/moby-dick.jsonl data/corpora/brown.jsonl
          data/tokenizers/mistral.json data/tokenizers/llama2.json
-         "$HF_DIR/tokenizers/index.js")
+         "$HF_DIR/tokenizers/index.js"
+         data/node-parquet/node_modules/hyparquet-writer/package.json)
 STAMP=data/.deps-ok
 # The stamp: this script (all pins live here) and the converters it runs.
 stamp_want=$(sha256sum scripts/deps.sh scripts/corpora-to-jsonl.js scripts/rebuild-llama2-tokenizer.js)
@@ -178,6 +181,22 @@ got_l=$(printf '{"text":"Hello world"}\n' | node scripts/hf-encode.js data/token
 [[ $got_m == "22557 1526" ]] || die "HF reference, mistral.json: \"Hello world\" -> '$got_m', expected '22557 1526'"
 [[ $got_l == "15043 3186" ]] || die "HF reference, llama2.json: \"Hello world\" -> '$got_l', expected '15043 3186'"
 say "HF reference ok (Hello world: mistral $got_m, llama2 $got_l)"
+
+# 3d. Parquet writers/readers for tests/parquet.bats and bench-parquet (spec/data.md 4.10). A folder of
+# their own: `npm install --no-save` into data/node would remove the tokenizers reference.
+PARQUET_NPM=(@duckdb/node-api@1.5.6-r.1 hyparquet-writer@0.17.0 hyparquet@1.31.5 hyparquet-compressors@1.1.2)
+SHA_DUCKDB_NODE=ff7fc7f2c2bcba140c29d09d0f486b891c6c4d9fe694e38a11a853b40e2a5d96  # node-bindings-linux-x64/duckdb.node
+if [[ ! -e data/node-parquet/node_modules/hyparquet-writer/package.json || ! -e data/node-parquet/node_modules/@duckdb/node-api/package.json ]]; then
+  say "npm install ${PARQUET_NPM[*]} into data/node-parquet"
+  npm install --silent --no-update-notifier --no-save --no-audit --no-fund --ignore-scripts \
+    --prefix "$WORK/node-parquet" "${PARQUET_NPM[@]}" >"$WORK/install-parquet.log" 2>&1 \
+    || { cat "$WORK/install-parquet.log" >&2; die "npm install ${PARQUET_NPM[*]} failed"; }
+  if [[ $(uname -m) == x86_64 ]]; then
+    check_sha "$WORK/node-parquet/node_modules/@duckdb/node-bindings-linux-x64/duckdb.node" \
+      "$SHA_DUCKDB_NODE" "@duckdb/node-bindings-linux-x64@1.5.6-r.1 binding"
+  fi
+  rm -rf data/node-parquet && mv "$WORK/node-parquet" data/node-parquet
+fi
 
 printf '%s\n' "$stamp_want" >"$STAMP.tmp" && mv -f "$STAMP.tmp" "$STAMP"
 printf '%s\n' "${stats[@]}"
