@@ -169,7 +169,11 @@ int http_perform(http_client *c, const http_request *req, http_response *resp) {
     SETOPT(h, CURLOPT_LOW_SPEED_TIME, req->stall_timeout_s > 0 ? req->stall_timeout_s : 30L);
     SETOPT(h, CURLOPT_TCP_KEEPALIVE, 1L);
     // Large receive blocks: fewer callbacks and write(2) calls when a 2 GB file streams to disk.
-    SETOPT(h, CURLOPT_BUFFERSIZE, 512L * 1024);
+    // Best effort: libcurl 7.88 refuses this option on a handle whose previous transfer failed in
+    // name resolution (CURLE_BAD_FUNCTION_ARGUMENT even after curl_easy_reset), which would turn
+    // every retry after a DNS hiccup into a fatal error. The default buffer works, only slower.
+    if (curl_easy_setopt(h, CURLOPT_BUFFERSIZE, 512L * 1024) != CURLE_OK)
+        log_debug("libcurl kept its default receive buffer for %s", req->url);
     SETOPT(h, CURLOPT_HEADERFUNCTION, on_header);
     SETOPT(h, CURLOPT_HEADERDATA, &x);
     SETOPT(h, CURLOPT_WRITEFUNCTION, on_body);
