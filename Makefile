@@ -32,7 +32,8 @@ LIB_OBJ   := $(patsubst src/%.c,build/src/%.o,$(LIB_SRC))
 KCPU_SRC  := $(wildcard kernels/cpu/*.c) $(wildcard kernels/*.c)
 KCPU_OBJ  := $(patsubst kernels/%.c,build/kernels/%.o,$(KCPU_SRC))
 KCUDA_SRC := $(if $(filter 1,$(CUDA)),$(wildcard kernels/cuda/*.cu))
-KCUDA_OBJ := $(patsubst kernels/%.cu,build/kernels/%.o,$(KCUDA_SRC))
+# .cu.o: kernels/cuda/adamw.cu and kernels/cpu/adamw.c must not both become adamw.o, or `ar` keeps one.
+KCUDA_OBJ := $(patsubst kernels/%.cu,build/kernels/%.cu.o,$(KCUDA_SRC))
 UNIT_SRC  := $(wildcard tests/unit/test_*.c)
 UNIT_BIN  := $(patsubst tests/unit/%.c,build/tests/%,$(UNIT_SRC))
 GPU_SRC   := $(if $(filter 1,$(CUDA)),$(wildcard tests/gpu/*.c))
@@ -65,9 +66,9 @@ build/kernels/%.o: kernels/%.c
 	@mkdir -p $(@D)
 	$(CC) $(CPPFLAGS) $(DEPFLAGS) $(CFLAGS) $(WARN) -c $< -o $@
 
-build/kernels/%.o: kernels/%.cu
+build/kernels/%.cu.o: kernels/%.cu
 	@mkdir -p $(@D)
-	$(NVCC) -O3 -std=c++17 -arch=$(CUDA_ARCH) -Isrc -Ikernels -Xcompiler -Wall,-Wextra -c $< -o $@
+	$(NVCC) -O3 -std=c++17 -arch=$(CUDA_ARCH) -Isrc -Ikernels -Xcompiler -Wall,-Wextra -MMD -MP -c $< -o $@
 
 bin/%: src/cmd/%.c build/libscout.a $(KLIB)
 	@mkdir -p $(@D)
@@ -122,4 +123,4 @@ fuzz-parquet: deps
 clean:
 	rm -rf build bin
 
--include $(LIB_OBJ:.o=.d) $(KCPU_OBJ:.o=.d)
+-include $(LIB_OBJ:.o=.d) $(KCPU_OBJ:.o=.d) $(KCUDA_OBJ:.o=.d)

@@ -1,0 +1,84 @@
+// adamw.cu: one AdamW step (D5, PyTorch semantics) on fp32 master weights with fp32 moments, writing the bf16
+// copy of the weights the forward reads, rounded stochastically (llm.c's adamw_kernel3).
+//
+// One thread per parameter, memory-bound (read grad, m, v, master; write m, v, master, weights). The update
+// is the CPU reference's formula operation for operation (bias corrections computed once on the host, in
+// double), so the fp32 results agree with it to rounding. Stochastic rounding draws its random bits from a
+// hash of (element index, seed) rather than of the thread, so the result does not depend on the launch shape;
+// the same seed gives the same weights (a resumed run re-rounds bit-identically when it stores the seed).
+#include <math.h>
+
+#include "cuda/common.cuh"
+
+// ----------------------------------------------------------------------------------------------------------
+// CUDA kernels
+
+// SquirrelNoise5 (Squirrel Eiserloh), the hash llm.c uses for stochastic rounding.
+__device__ __forceinline__ uint32_t squirrel_noise5(uint32_t position, uint32_t seed) {
+    const uint32_t n1 = 0xd2a80a3f, n2 = 0xa884f197, n3 = 0x6C736F4B, n4 = 0xB79F3ABB, n5 = 0x1b56c4f5;
+    uint32_t b = position;
+    b *= n1;
+    b += seed;
+    b ^= (b >> 9);
+    b += n2;
+    b ^= (b >> 11);
+    b *= n3;
+    b ^= (b >> 13);
+    b += n4;
+    b ^= (b >> 15);
+    b *= n5;
+    b ^= (b >> 17);
+    return b;
+}
+
+// fp32 -> bf16 with probability of rounding up equal to the discarded fraction: add 16 random bits below the
+// kept ones, then truncate. Inf and NaN are left to the ordinary conversion.
+__device__ __forceinline__ floatX stochastic_round_bf16(float x, uint32_t random) {
+    uint32_t bits = __float_as_uint(x);
+    if ((bits & 0x7f800000u) == 0x7f800000u) return f2bf(x);
+    uint32_t rounded = (bits + (random & 0xffffu)) & 0xffff0000u;
+    return __ushort_as_bfloat16((unsigned short)(rounded >> 16));
+}
+
+__global__ void adamw_kernel(float *master, floatX *weights, const float *grad, float *m, float *v, size_t n,
+                             float step_size, float decay, float beta1, float beta2, float bc2_sqrt, float eps,
+                             float grad_scale, uint32_t seed, int nearest) {
+    size_t i = (size_t)blockIdx.x * blockDim.x + threadIdx.x;
+    if (i >= n) return;
+    float g = grad[i] * grad_scale;
+    float mi = beta1 * m[i] + (1.0f - beta1) * g;
+    float vi = beta2 * v[i] + (1.0f - beta2) * g * g;
+    m[i] = mi;
+    v[i] = vi;
+    // Decoupled decay first (param *= 1 - lr wd), then the Adam step, as PyTorch orders them.
+    float p = master[i] * decay - step_size * mi / (sqrtf(vi) / bc2_sqrt + eps);
+    master[i] = p;
+    if (weights) {
+        // The hash of the 64-bit index folds its high word into the seed, so tensors above 2^32 elements
+        // still get distinct bits per element.
+        uint32_t r = squirrel_noise5((uint32_t)i, seed ^ (uint32_t)(i >> 32) * 0x9E3779B9u);
+        weights[i] = nearest ? f2bf(p) : stochastic_round_bf16(p, r);
+    }
+}
+
+// ----------------------------------------------------------------------------------------------------------
+// kernel launchers
+
+int scout_cuda_adamw_round_nearest_(void); // backend_cuda.cu: the SCOUT_CUDA_ADAMW_ROUND_NEAREST flag
+
+extern "C" void adamw_step_cuda(float *master, void *weights, const float *grad, float *m, float *v, size_t n,
+                                float lr, float beta1, float beta2, float eps, float weight_decay, float grad_scale,
+                                int step, uint32_t seed, cudaStream_t stream) {
+    if (n == 0) return;
+    // Bias corrections once per call, in double, exactly as the CPU reference computes them.
+    const float bc1 = (float)(1.0 - pow(beta1, step));
+    const float bc2_sqrt = (float)sqrt(1.0 - pow(beta2, step));
+    const float step_size = lr / bc1;
+    const float decay = 1.0f - lr * weight_decay;
+    const int block = 512;
+    adamw_kernel<<<(unsigned)ceil_div_sz(n, block), block, 0, stream>>>(master, (floatX *)weights, grad, m, v, n,
+                                                                        step_size, decay, beta1, beta2, bc2_sqrt,
+                                                                        eps, grad_scale, seed,
+                                                                        scout_cuda_adamw_round_nearest_());
+    cudaCheck(cudaGetLastError());
+}

@@ -1,0 +1,35 @@
+// checkpoint_attention.cu: SCOUT checkpoint attention (D2, spec §6.7): query i attends to itself and to the
+// checkpoints c = seg-1, 2seg-1, ... with c < i, under one softmax (self counted once), scale 1/sqrt(d), GQA;
+// forward (out, lse) and backward (dq, dk, dv).
+//
+// The kernels are attention.cuh's, with the CkptKeys policy: keys are the compact checkpoint rows K[s-1::s],
+// gathered row by row into 64-key tiles, and a 64-query tile [q0, q0 + 63] needs only the first
+// floor((q0 + 63) / s) of them; only the last one or two tiles cross the per-row bound "first floor(i / s)
+// checkpoints" and are masked. The online softmax starts from the self term (running max = q_i.k_i scale,
+// sum = 1, accumulator = v_i), so no diagonal mask exists. Query tiles run last-first: late queries see the
+// most checkpoints. Backward: dq per query tile (self term included); dk/dv of the checkpoint rows by key
+// tiles that loop over all later query tiles and the GQA heads, adding the rows' own self term; every other
+// row has only its self term, computed by a row kernel. Cost O(T * (T/s + 1) * d).
+#include "cuda/attention.cuh"
+
+extern "C" void checkpoint_attention_forward_cuda(void *out, float *lse, const void *q, const void *k, const void *v,
+                                                  int B, int T, int n_h, int n_kv, int d, int seg,
+                                                  cudaStream_t stream) {
+    scout_require(seg >= 1, "checkpoint_attention: segment %d < 1", seg);
+    attn::attention_forward(out, lse, q, k, v, B, T, n_h, n_kv, d, attn::CkptKeys{T, seg}, 1, stream);
+}
+
+// Workspace: Delta = rowsum(dO o O), [B, n_h, T] fp32.
+extern "C" size_t checkpoint_attention_backward_workspace_size_cuda(int B, int T, int n_h, int n_kv, int d) {
+    (void)n_kv, (void)d;
+    return attn::attention_backward_workspace(B, T, n_h);
+}
+
+extern "C" void checkpoint_attention_backward_cuda(void *dq, void *dk, void *dv, const void *dout, const void *q,
+                                                   const void *k, const void *v, const void *out, const float *lse,
+                                                   void *ws, int B, int T, int n_h, int n_kv, int d, int seg,
+                                                   cudaStream_t stream) {
+    scout_require(seg >= 1, "checkpoint_attention: segment %d < 1", seg);
+    attn::attention_backward(dq, dk, dv, dout, q, k, v, out, lse, ws, B, T, n_h, n_kv, d, attn::CkptKeys{T, seg}, 1,
+                             stream);
+}

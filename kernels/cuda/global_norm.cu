@@ -1,0 +1,89 @@
+// global_norm.cu: the L2 norm over several fp32 gradient tensors, for global-norm clipping (D5), returned to
+// the host.
+//
+// Deterministic two-stage reduction (llm.c's global_norm_squared + global_sum_deterministic): stage 1 gives
+// every tensor a fixed number of blocks (kBlocksPerTensor, independent of the GPU, so the partial sums and
+// therefore the result are the same on every device and run) that write one double each into the workspace;
+// stage 2 is a single block that adds all partials in a fixed tree order. Squares are accumulated in double,
+// as the CPU reference does: a float accumulator would drift over hundreds of millions of terms. Tensors are
+// passed by value in batches of kBatch pointers, so any number of tensors costs one launch per batch.
+#include <math.h>
+
+#include "cuda/common.cuh"
+
+static const int kBlocksPerTensor = 128;
+static const int kThreads = 256;
+static const int kBatch = 64;
+
+typedef struct {
+    const float *ptr[kBatch];
+    size_t numel[kBatch];
+} tensor_batch;
+
+// ----------------------------------------------------------------------------------------------------------
+// CUDA kernels
+
+// Grid (kBlocksPerTensor, tensors in the batch): partial[first + y][x] = sum of squares of the elements block x
+// strides over.
+__global__ void __launch_bounds__(kThreads) norm_partial_kernel(double *partial, tensor_batch batch, int first) {
+    __shared__ double scratch[kThreads / 32];
+    const float *p = batch.ptr[blockIdx.y];
+    size_t n = batch.numel[blockIdx.y];
+    double acc = 0.0;
+    for (size_t i = (size_t)blockIdx.x * blockDim.x + threadIdx.x; i < n; i += (size_t)gridDim.x * blockDim.x) {
+        double x = p[i];
+        acc += x * x;
+    }
+    acc = warp_reduce_sum_d(acc);
+    if (threadIdx.x % 32 == 0) scratch[threadIdx.x / 32] = acc;
+    __syncthreads();
+    if (threadIdx.x == 0) {
+        double s = 0.0;
+        for (int w = 0; w < kThreads / 32; w++) s += scratch[w];
+        partial[(size_t)(first + blockIdx.y) * kBlocksPerTensor + blockIdx.x] = s;
+    }
+}
+
+// One block: out[0] = sum of partial[0 .. n).
+__global__ void __launch_bounds__(kThreads) norm_final_kernel(double *out, const double *partial, int n) {
+    __shared__ double scratch[kThreads / 32];
+    double acc = 0.0;
+    for (int i = threadIdx.x; i < n; i += blockDim.x) acc += partial[i];
+    acc = warp_reduce_sum_d(acc);
+    if (threadIdx.x % 32 == 0) scratch[threadIdx.x / 32] = acc;
+    __syncthreads();
+    if (threadIdx.x == 0) {
+        double s = 0.0;
+        for (int w = 0; w < kThreads / 32; w++) s += scratch[w];
+        out[0] = s;
+    }
+}
+
+// ----------------------------------------------------------------------------------------------------------
+// kernel launchers
+
+// Workspace: kBlocksPerTensor doubles per tensor, then the final double.
+extern "C" size_t global_norm_workspace_size_cuda(int n_tensors) {
+    return ((size_t)n_tensors * kBlocksPerTensor + 1) * sizeof(double);
+}
+
+extern "C" float global_norm_cuda(const float *const *tensors, const size_t *numels, int n_tensors, void *ws,
+                                  cudaStream_t stream) {
+    if (n_tensors <= 0) return 0.0f;
+    double *partial = (double *)ws;
+    double *total = partial + (size_t)n_tensors * kBlocksPerTensor;
+    for (int first = 0; first < n_tensors; first += kBatch) {
+        int count = n_tensors - first < kBatch ? n_tensors - first : kBatch;
+        tensor_batch batch;
+        memset(&batch, 0, sizeof(batch));
+        for (int i = 0; i < count; i++) batch.ptr[i] = tensors[first + i], batch.numel[i] = numels[first + i];
+        norm_partial_kernel<<<dim3(kBlocksPerTensor, count), kThreads, 0, stream>>>(partial, batch, first);
+        cudaCheck(cudaGetLastError());
+    }
+    norm_final_kernel<<<1, kThreads, 0, stream>>>(total, partial, n_tensors * kBlocksPerTensor);
+    cudaCheck(cudaGetLastError());
+    double host = 0.0;
+    cudaCheck(cudaMemcpyAsync(&host, total, sizeof(double), cudaMemcpyDeviceToHost, stream));
+    cudaCheck(cudaStreamSynchronize(stream));
+    return (float)sqrt(host);
+}

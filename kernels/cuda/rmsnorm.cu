@@ -1,0 +1,140 @@
+// rmsnorm.cu: RMSNorm (spec §6.4), out = x * rstd * w with rstd = 1/sqrt(mean(x^2) + eps) in fp32, and its
+// backward dx = rstd g w - rstd^3 x mean(g w x), dw += sum_rows g x rstd.
+//
+// Forward: one warp per row (C is a few thousand at most, so a warp's 32 lanes with 16-byte loads cover a row
+// in a few steps, and the row statistic needs only warp shuffles). rstd is saved in fp32 for the backward.
+// Backward, deterministic: dw is a sum over all N rows, which a float atomicAdd per block would make
+// run-to-run variable. Instead each block owns kRowsPerBlock consecutive rows: its warps write dx for those
+// rows, then its threads sum g x rstd over the same rows column by column (the rows are still in L1/L2) into
+// a per-block partial row of the workspace; a second kernel adds the partials to dw in block order.
+#include "cuda/common.cuh"
+
+static const int kRowsPerBlock = 32;
+static const int kWarps = 8;
+
+// ----------------------------------------------------------------------------------------------------------
+// CUDA kernels
+
+// One warp per row; VEC = 8 when rows are 16-byte aligned (C % 8 == 0, aligned pointers), else 1.
+template <int VEC>
+__global__ void rmsnorm_forward_kernel(floatX *out, float *rstd, const floatX *x, const floatX *w, int N, int C,
+                                       float eps) {
+    int row = blockIdx.x * (blockDim.x / 32) + threadIdx.x / 32, lane = threadIdx.x % 32;
+    if (row >= N) return; // whole warps leave together: no shuffle is left half-attended
+    const floatX *xr = x + (size_t)row * C;
+    floatX *yr = out + (size_t)row * C;
+    float ss = 0.0f;
+    for (int c = lane * VEC; c < C; c += 32 * VEC) {
+        if (VEC == 8) {
+            x128 v = load128(xr + c);
+            for (int k = 0; k < 8; k++) ss += bf2f(v[k]) * bf2f(v[k]);
+        } else {
+            float v = bf2f(xr[c]);
+            ss += v * v;
+        }
+    }
+    ss = warp_reduce_sum(ss);
+    float r = rsqrtf(ss / C + eps);
+    if (lane == 0) rstd[row] = r;
+    for (int c = lane * VEC; c < C; c += 32 * VEC) {
+        if (VEC == 8) {
+            x128 v = load128(xr + c), vw = load128(w + c), o;
+            for (int k = 0; k < 8; k++) o[k] = f2bf(bf2f(v[k]) * r * bf2f(vw[k]));
+            store128(yr + c, o);
+        } else {
+            yr[c] = f2bf(bf2f(xr[c]) * r * bf2f(w[c]));
+        }
+    }
+}
+
+// Block b: rows [b * kRowsPerBlock, ...). Phase 1, warp per row: dx. Phase 2, thread per column: the block's
+// partial of dw, written to partial[b, :].
+template <int VEC>
+__global__ void rmsnorm_backward_kernel(floatX *dx, float *partial, const floatX *dout, const floatX *x,
+                                        const floatX *w, const float *rstd, int N, int C) {
+    const int warp = threadIdx.x / 32, lane = threadIdx.x % 32;
+    const int row0 = blockIdx.x * kRowsPerBlock, row1 = min(row0 + kRowsPerBlock, N);
+    for (int row = row0 + warp; row < row1; row += kWarps) {
+        const floatX *xr = x + (size_t)row * C, *gr = dout + (size_t)row * C;
+        floatX *dxr = dx + (size_t)row * C;
+        float r = rstd[row], gx = 0.0f;
+        for (int c = lane * VEC; c < C; c += 32 * VEC) {
+            if (VEC == 8) {
+                x128 vx = load128(xr + c), vg = load128(gr + c), vw = load128(w + c);
+                for (int k = 0; k < 8; k++) gx += bf2f(vg[k]) * bf2f(vw[k]) * bf2f(vx[k]);
+            } else {
+                gx += bf2f(gr[c]) * bf2f(w[c]) * bf2f(xr[c]);
+            }
+        }
+        gx = warp_reduce_sum(gx);
+        float kk = gx / C * r * r * r;
+        for (int c = lane * VEC; c < C; c += 32 * VEC) {
+            if (VEC == 8) {
+                x128 vx = load128(xr + c), vg = load128(gr + c), vw = load128(w + c), o;
+                for (int k = 0; k < 8; k++) o[k] = f2bf(r * bf2f(vg[k]) * bf2f(vw[k]) - kk * bf2f(vx[k]));
+                store128(dxr + c, o);
+            } else {
+                dxr[c] = f2bf(r * bf2f(gr[c]) * bf2f(w[c]) - kk * bf2f(xr[c]));
+            }
+        }
+    }
+    // Phase 2 reads only inputs, so it needs no barrier after phase 1.
+    for (int c = threadIdx.x; c < C; c += blockDim.x) {
+        float acc = 0.0f;
+        for (int row = row0; row < row1; row++) {
+            size_t i = (size_t)row * C + c;
+            acc += bf2f(dout[i]) * bf2f(x[i]) * rstd[row];
+        }
+        partial[(size_t)blockIdx.x * C + c] = acc;
+    }
+}
+
+// dw[c] += sum over blocks b (in order) of partial[b, c].
+__global__ void rmsnorm_dw_reduce_kernel(float *dw, const float *partial, int n_blocks, int C) {
+    int c = blockIdx.x * blockDim.x + threadIdx.x;
+    if (c >= C) return;
+    float acc = 0.0f;
+    for (int b = 0; b < n_blocks; b++) acc += partial[(size_t)b * C + c];
+    dw[c] += acc;
+}
+
+// ----------------------------------------------------------------------------------------------------------
+// kernel launchers
+
+static bool rows16(const void *p, int C) { return aligned16(p) && C % 8 == 0; }
+
+extern "C" void rmsnorm_forward_cuda(void *out, float *rstd, const void *x, const void *w, int N, int C, float eps,
+                                     cudaStream_t stream) {
+    if (N <= 0 || C <= 0) return;
+    const int block = 32 * kWarps;
+    const int grid = ceil_div(N, kWarps);
+    if (rows16(out, C) && rows16(x, C) && aligned16(w))
+        rmsnorm_forward_kernel<8><<<grid, block, 0, stream>>>((floatX *)out, rstd, (const floatX *)x,
+                                                              (const floatX *)w, N, C, eps);
+    else
+        rmsnorm_forward_kernel<1><<<grid, block, 0, stream>>>((floatX *)out, rstd, (const floatX *)x,
+                                                              (const floatX *)w, N, C, eps);
+    cudaCheck(cudaGetLastError());
+}
+
+// Workspace: one fp32 partial row of dw per block of kRowsPerBlock rows.
+extern "C" size_t rmsnorm_backward_workspace_size_cuda(int N, int C) {
+    if (N <= 0 || C <= 0) return 0;
+    return (size_t)ceil_div(N, kRowsPerBlock) * C * sizeof(float);
+}
+
+extern "C" void rmsnorm_backward_cuda(void *dx, float *dw, const void *dout, const void *x, const void *w,
+                                      const float *rstd, void *ws, int N, int C, cudaStream_t stream) {
+    if (N <= 0 || C <= 0) return;
+    float *partial = (float *)ws;
+    const int n_blocks = ceil_div(N, kRowsPerBlock);
+    if (rows16(dx, C) && rows16(dout, C) && rows16(x, C) && aligned16(w))
+        rmsnorm_backward_kernel<8><<<n_blocks, 32 * kWarps, 0, stream>>>(
+            (floatX *)dx, partial, (const floatX *)dout, (const floatX *)x, (const floatX *)w, rstd, N, C);
+    else
+        rmsnorm_backward_kernel<1><<<n_blocks, 32 * kWarps, 0, stream>>>(
+            (floatX *)dx, partial, (const floatX *)dout, (const floatX *)x, (const floatX *)w, rstd, N, C);
+    cudaCheck(cudaGetLastError());
+    rmsnorm_dw_reduce_kernel<<<ceil_div(C, 256), 256, 0, stream>>>(dw, partial, n_blocks, C);
+    cudaCheck(cudaGetLastError());
+}

@@ -1,0 +1,284 @@
+// bench_gpu.c: the two ceilings of the GPU (device-to-device copy bandwidth, cuBLASLt bf16 GEMM rate) and the
+// time of every attention / scan kernel at the shapes of scout_swa_470m and scout_mamba_430m, against them.
+//
+//   bench_gpu [--quick | --tiny]     (--quick: one small shape each; --tiny: a smoke run for the CPU emulator)
+//
+// Method (.library/device/METHOD.md): random inputs (never zeros), warm-up runs, then CUDA events around each of
+// kReps runs and the median. Every buffer is larger than the L2 (50 MB) or the kernel streams well past it, so
+// repeated runs do not measure the cache. FLOPs are the useful ones, counted as flash-attention counts them:
+// forward 4 d per (query, key) pair actually in the key set (QK^T and PV), backward 2.5x the forward (our
+// backward recomputes S and dP in two kernels, 7 tile products where FA2 does 5: that overhead is not counted
+// as useful work). The scan and conv are judged in GB/s of their minimal traffic (each input read once, each
+// output written once) against the copy ceiling. Also prints whether two runs of each kernel gave bit-identical
+// outputs (determinism at full size).
+#include "gpu_harness.h"
+
+static int g_quick = 0, g_tiny = 0;
+static int kReps = 10;
+
+static cudaStream_t S;
+static cudaEvent_t ev0, ev1;
+
+// Median of kReps timed calls of fn(ctx) in ms, after two warm-up calls.
+static double time_ms(void (*fn)(void *), void *ctx) {
+    double t[64];
+    fn(ctx), fn(ctx);
+    GPU_CHECK(cudaStreamSynchronize(S));
+    for (int r = 0; r < kReps; r++) {
+        GPU_CHECK(cudaEventRecord(ev0, S));
+        fn(ctx);
+        GPU_CHECK(cudaEventRecord(ev1, S));
+        GPU_CHECK(cudaEventSynchronize(ev1));
+        float ms;
+        GPU_CHECK(cudaEventElapsedTime(&ms, ev0, ev1));
+        t[r] = ms;
+    }
+    for (int i = 0; i < kReps; i++)
+        for (int j = i + 1; j < kReps; j++)
+            if (t[j] < t[i]) {
+                double x = t[i];
+                t[i] = t[j], t[j] = x;
+            }
+    return kReps % 2 ? t[kReps / 2] : 0.5 * (t[kReps / 2 - 1] + t[kReps / 2]);
+}
+
+// A device buffer of n random values (bf16 or fp32) in [lo, hi), generated on the host in chunks.
+static void *dev_random(size_t n, int bf, double lo, double hi) {
+    void *d;
+    size_t es = bf ? 2 : 4;
+    GPU_CHECK(cudaMalloc(&d, n * es + 16));
+    const size_t chunk = (size_t)1 << 24;
+    void *h = malloc(chunk * es);
+    for (size_t o = 0; o < n; o += chunk) {
+        size_t m = n - o < chunk ? n - o : chunk;
+        for (size_t i = 0; i < m; i++) {
+            float x = (float)rng_uniform(lo, hi);
+            if (bf) ((uint16_t *)h)[i] = f2bf_bits(x);
+            else ((float *)h)[i] = x;
+        }
+        GPU_CHECK(cudaMemcpy((char *)d + o * es, h, m * es, cudaMemcpyHostToDevice));
+    }
+    free(h);
+    return d;
+}
+static void *dev_alloc(size_t bytes) {
+    void *d;
+    GPU_CHECK(cudaMalloc(&d, bytes ? bytes : 16));
+    return d;
+}
+
+// FNV-1a of a device buffer, for the determinism check.
+static uint64_t dev_hash(const void *d, size_t bytes) {
+    unsigned char *h = malloc(bytes);
+    GPU_CHECK(cudaMemcpy(h, d, bytes, cudaMemcpyDeviceToHost));
+    uint64_t x = 1469598103934665603ull;
+    for (size_t i = 0; i < bytes; i++) x = (x ^ h[i]) * 1099511628211ull;
+    free(h);
+    return x;
+}
+
+static double g_copy_gbs = 0.0, g_gemm_tflops = 0.0;
+
+static void row(const char *kernel, const char *shape, double ms, double tflops, double gbs, int det) {
+    char tf[32] = "-", gb[32] = "-", pct[32] = "-";
+    if (tflops > 0) snprintf(tf, sizeof tf, "%.1f", tflops), snprintf(pct, sizeof pct, "%.0f%% gemm", 100 * tflops / g_gemm_tflops);
+    if (gbs > 0) snprintf(gb, sizeof gb, "%.0f", gbs), snprintf(pct, sizeof pct, "%.0f%% copy", 100 * gbs / g_copy_gbs);
+    printf("%-26s %-34s %9.3f %9s %8s %11s %5s\n", kernel, shape, ms, tf, gb, pct, det < 0 ? "-" : det ? "yes" : "NO");
+    fflush(stdout);
+}
+
+// ---- ceilings -------------------------------------------------------------------------------------------------
+
+typedef struct { void *a, *b; size_t bytes; } copy_ctx;
+static void run_copy(void *c) {
+    copy_ctx *x = c;
+    GPU_CHECK(cudaMemcpyAsync(x->b, x->a, x->bytes, cudaMemcpyDeviceToDevice, S));
+}
+typedef struct { void *x, *w, *out; int n; } gemm_ctx;
+static void run_gemm(void *c) {
+    gemm_ctx *g = c;
+    linear_forward_cuda(g->out, g->x, g->w, NULL, g->n, g->n, g->n, S);
+}
+static void ceilings(void) {
+    copy_ctx c = {NULL, NULL, g_tiny ? (size_t)1 << 24 : (size_t)(g_quick ? 1 : 4) << 30};
+    c.a = dev_alloc(c.bytes); // a copy's speed does not depend on the values: a byte pattern, not host RNG
+    GPU_CHECK(cudaMemset(c.a, 0x3C, c.bytes));
+    c.b = dev_alloc(c.bytes);
+    double ms = time_ms(run_copy, &c);
+    g_copy_gbs = 2.0 * c.bytes / (ms * 1e-3) / 1e9;
+    printf("ceiling: device-to-device copy of %zu MiB: %.3f ms = %.0f GB/s (read + write)\n", c.bytes >> 20, ms,
+           g_copy_gbs);
+    GPU_CHECK(cudaFree(c.a));
+    GPU_CHECK(cudaFree(c.b));
+    gemm_ctx g = {NULL, NULL, NULL, g_tiny ? 64 : 8192};
+    size_t nn = (size_t)g.n * g.n;
+    g.x = dev_random(nn, 1, -1, 1), g.w = dev_random(nn, 1, -1, 1), g.out = dev_alloc(nn * 2);
+    ms = time_ms(run_gemm, &g);
+    g_gemm_tflops = 2.0 * g.n * (double)g.n * g.n / (ms * 1e-3) / 1e12;
+    printf("ceiling: cuBLASLt bf16 GEMM %dx%dx%d (linear_forward_cuda, random data): %.3f ms = %.1f TFLOP/s\n", g.n, g.n,
+           g.n, ms, g_gemm_tflops);
+    GPU_CHECK(cudaFree(g.x));
+    GPU_CHECK(cudaFree(g.w));
+    GPU_CHECK(cudaFree(g.out));
+}
+
+// ---- attention ----------------------------------------------------------------------------------------------------
+
+typedef struct {
+    int ckpt, B, T, nh, nkv, d, arg;
+    void *q, *k, *v, *out, *dout, *dq, *dk, *dv, *ws;
+    float *lse;
+} att_ctx;
+static void run_att_fwd(void *c) {
+    att_ctx *a = c;
+    if (a->ckpt)
+        checkpoint_attention_forward_cuda(a->out, a->lse, a->q, a->k, a->v, a->B, a->T, a->nh, a->nkv, a->d, a->arg, S);
+    else swa_attention_forward_cuda(a->out, a->lse, a->q, a->k, a->v, a->B, a->T, a->nh, a->nkv, a->d, a->arg, S);
+}
+static void run_att_bwd(void *c) {
+    att_ctx *a = c;
+    if (a->ckpt)
+        checkpoint_attention_backward_cuda(a->dq, a->dk, a->dv, a->dout, a->q, a->k, a->v, a->out, a->lse, a->ws, a->B,
+                                           a->T, a->nh, a->nkv, a->d, a->arg, S);
+    else
+        swa_attention_backward_cuda(a->dq, a->dk, a->dv, a->dout, a->q, a->k, a->v, a->out, a->lse, a->ws, a->B, a->T,
+                                    a->nh, a->nkv, a->d, a->arg, S);
+}
+// (query, key) pairs in the key sets of one (b, h): sum over i of |S_i|.
+static double att_pairs(int ckpt, int T, int arg) {
+    double p = 0.0;
+    for (int i = 0; i < T; i++) p += ckpt ? (double)(i / arg + 1) : (double)(i + 1 < arg ? i + 1 : arg);
+    return p;
+}
+static void bench_attention(int ckpt, int B, int T, int nh, int d, int arg) {
+    att_ctx a = {ckpt, B, T, nh, nh, d, arg, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL};
+    size_t n = (size_t)B * T * nh * d;
+    a.q = dev_random(n, 1, -2, 2), a.k = dev_random(n, 1, -2, 2), a.v = dev_random(n, 1, -1, 1);
+    a.dout = dev_random(n, 1, -1, 1);
+    a.out = dev_alloc(n * 2), a.dq = dev_alloc(n * 2), a.dk = dev_alloc(n * 2), a.dv = dev_alloc(n * 2);
+    a.lse = dev_alloc((size_t)B * nh * T * 4);
+    a.ws = dev_alloc(ckpt ? checkpoint_attention_backward_workspace_size_cuda(B, T, nh, nh, d)
+                          : swa_attention_backward_workspace_size_cuda(B, T, nh, nh, d));
+    const double flops = 4.0 * d * att_pairs(ckpt, T, arg) * B * nh;
+    char shape[64];
+    snprintf(shape, sizeof shape, "B=%d T=%d nh=%d d=%d %s=%d", B, T, nh, d, ckpt ? "s" : "W", arg);
+    double ms = time_ms(run_att_fwd, &a);
+    uint64_t h1 = dev_hash(a.out, n * 2);
+    run_att_fwd(&a);
+    int det = h1 == dev_hash(a.out, n * 2);
+    row(ckpt ? "ckpt_attention fwd" : "swa_attention fwd", shape, ms, flops / (ms * 1e-3) / 1e12, 0, det);
+    ms = time_ms(run_att_bwd, &a);
+    h1 = dev_hash(a.dq, n * 2) ^ dev_hash(a.dk, n * 2) * 31 ^ dev_hash(a.dv, n * 2) * 131;
+    run_att_bwd(&a);
+    det = h1 == (dev_hash(a.dq, n * 2) ^ dev_hash(a.dk, n * 2) * 31 ^ dev_hash(a.dv, n * 2) * 131);
+    row(ckpt ? "ckpt_attention bwd" : "swa_attention bwd", shape, ms, 2.5 * flops / (ms * 1e-3) / 1e12, 0, det);
+    void *bufs[] = {a.q, a.k, a.v, a.out, a.dout, a.dq, a.dk, a.dv, a.lse, a.ws};
+    for (int i = 0; i < 10; i++) GPU_CHECK(cudaFree(bufs[i]));
+}
+
+// ---- selective scan and conv -------------------------------------------------------------------------------------
+
+typedef struct {
+    int B, T, E, N, r, K;
+    void *u, *dt, *xd, *xz, *y, *dy, *du, *ddt, *dxd, *dxz, *ws, *conv_w, *conv_b, *conv_out;
+    float *dt_bias, *A_log, *D, *dA, *dD, *ddtb, *state, *dcw, *dcb;
+} scan_ctx;
+static void run_scan_fwd(void *c) {
+    scan_ctx *s = c;
+    int bcs = s->r + 2 * s->N;
+    selective_scan_forward_cuda(s->y, s->state, s->u, s->dt, s->dt_bias, s->A_log, (uint16_t *)s->xd + s->r,
+                                (uint16_t *)s->xd + s->r + s->N, bcs, s->D, (uint16_t *)s->xz + s->E, 2 * s->E, s->B,
+                                s->T, s->E, s->N, S);
+}
+static void run_scan_bwd(void *c) {
+    scan_ctx *s = c;
+    int bcs = s->r + 2 * s->N;
+    selective_scan_backward_cuda(s->du, s->ddt, (uint16_t *)s->dxd + s->r, (uint16_t *)s->dxd + s->r + s->N,
+                                 (uint16_t *)s->dxz + s->E, s->dA, s->dD, s->ddtb, s->dy, s->u, s->dt, s->dt_bias,
+                                 s->A_log, (uint16_t *)s->xd + s->r, (uint16_t *)s->xd + s->r + s->N, bcs, s->D,
+                                 (uint16_t *)s->xz + s->E, 2 * s->E, s->ws, s->B, s->T, s->E, s->N, S);
+}
+static void run_conv_fwd(void *c) {
+    scan_ctx *s = c;
+    causal_conv1d_forward_cuda(s->conv_out, s->xz, 2 * s->E, s->conv_w, s->conv_b, s->B, s->T, s->E, s->K, S);
+}
+static void run_conv_bwd(void *c) {
+    scan_ctx *s = c;
+    causal_conv1d_backward_cuda(s->dxz, s->dcw, s->dcb, s->dy, s->xz, 2 * s->E, s->conv_w, s->ws, s->B, s->T, s->E,
+                                s->K, S);
+}
+static void bench_scan(int B, int T, int E, int N) {
+    scan_ctx s;
+    memset(&s, 0, sizeof s);
+    s.B = B, s.T = T, s.E = E, s.N = N, s.r = 128, s.K = 4;
+    size_t nte = (size_t)B * T * E, nbc = (size_t)B * T * (s.r + 2 * N), nxz = 2 * nte;
+    s.u = dev_random(nte, 1, -1, 1), s.dt = dev_random(nte, 1, -4, 0), s.xd = dev_random(nbc, 1, -1, 1);
+    s.xz = dev_random(nxz, 1, -2, 2), s.dy = dev_random(nte, 1, -1, 1);
+    s.dt_bias = dev_random((size_t)E, 0, -4, -2), s.A_log = dev_random((size_t)E * N, 0, 0, 2.7);
+    s.D = dev_random((size_t)E, 0, 0.5, 1.5);
+    s.y = dev_alloc(nte * 2), s.du = dev_alloc(nte * 2), s.ddt = dev_alloc(nte * 2), s.dxd = dev_alloc(nbc * 2);
+    s.dxz = dev_alloc(nxz * 2), s.state = dev_alloc((size_t)B * E * N * 4);
+    s.dA = dev_random((size_t)E * N, 0, 0, 0), s.dD = dev_random((size_t)E, 0, 0, 0), s.ddtb = dev_random((size_t)E, 0, 0, 0);
+    s.conv_w = dev_random((size_t)E * s.K, 1, -0.5, 0.5), s.conv_b = dev_random((size_t)E, 1, -0.5, 0.5);
+    s.conv_out = dev_alloc(nte * 2);
+    s.dcw = dev_random((size_t)E * s.K, 0, 0, 0), s.dcb = dev_random((size_t)E, 0, 0, 0);
+    size_t ws = selective_scan_backward_workspace_size_cuda(B, T, E, N);
+    size_t cws = causal_conv1d_backward_workspace_size_cuda(B, T, E, s.K);
+    s.ws = dev_alloc(ws > cws ? ws : cws);
+    char shape[64];
+    snprintf(shape, sizeof shape, "B=%d T=%d E=%d N=%d", B, T, E, N);
+    // Minimal traffic: forward reads u, dt, z and B, C rows, writes y; backward also reads dy and writes du, ddt,
+    // dz, dB, dC.
+    const double bc = (double)B * T * 2 * N * 2;
+    double fwd_bytes = (double)nte * 2 * 4 + bc, bwd_bytes = (double)nte * 2 * 7 + 2 * bc;
+    double ms = time_ms(run_scan_fwd, &s);
+    uint64_t h = dev_hash(s.y, nte * 2);
+    run_scan_fwd(&s);
+    row("selective_scan fwd", shape, ms, 0, fwd_bytes / (ms * 1e-3) / 1e9, h == dev_hash(s.y, nte * 2));
+    ms = time_ms(run_scan_bwd, &s);
+    h = dev_hash(s.du, nte * 2) ^ dev_hash(s.ddt, nte * 2) * 31 ^ dev_hash(s.dxd, nbc * 2) * 131;
+    run_scan_bwd(&s);
+    int det = h == (dev_hash(s.du, nte * 2) ^ dev_hash(s.ddt, nte * 2) * 31 ^ dev_hash(s.dxd, nbc * 2) * 131);
+    row("selective_scan bwd", shape, ms, 0, bwd_bytes / (ms * 1e-3) / 1e9, det);
+    snprintf(shape, sizeof shape, "B=%d T=%d E=%d K=%d", B, T, E, s.K);
+    ms = time_ms(run_conv_fwd, &s);
+    row("causal_conv1d fwd", shape, ms, 0, (double)nte * 2 * 2 / (ms * 1e-3) / 1e9, -1);
+    ms = time_ms(run_conv_bwd, &s);
+    row("causal_conv1d bwd", shape, ms, 0, (double)nte * 2 * 3 / (ms * 1e-3) / 1e9, -1);
+    void *bufs[] = {s.u, s.dt, s.xd, s.xz, s.dy, s.dt_bias, s.A_log, s.D, s.y, s.du, s.ddt, s.dxd, s.dxz, s.state,
+                    s.dA, s.dD, s.ddtb, s.conv_w, s.conv_b, s.conv_out, s.dcw, s.dcb, s.ws};
+    for (size_t i = 0; i < sizeof bufs / sizeof bufs[0]; i++) GPU_CHECK(cudaFree(bufs[i]));
+}
+
+int main(int argc, char **argv) {
+    for (int i = 1; i < argc; i++) {
+        if (strcmp(argv[i], "--quick") == 0) g_quick = 1;
+        else if (strcmp(argv[i], "--tiny") == 0) g_quick = g_tiny = 1, kReps = 1;
+        else {
+            fprintf(stderr, "usage: %s [--quick | --tiny]\n", argv[0]);
+            return 2;
+        }
+    }
+    struct cudaDeviceProp prop;
+    GPU_CHECK(cudaGetDeviceProperties(&prop, 0));
+    int drv = 0, rt = 0;
+    cudaDriverGetVersion(&drv), cudaRuntimeGetVersion(&rt);
+    printf("device: %s, %d SMs, %.0f MiB L2; driver API %d, runtime %d\n", prop.name, prop.multiProcessorCount,
+           prop.l2CacheSize / 1048576.0, drv, rt);
+    S = scout_cuda_stream();
+    GPU_CHECK(cudaEventCreate(&ev0));
+    GPU_CHECK(cudaEventCreate(&ev1));
+    ceilings();
+    printf("%-26s %-34s %9s %9s %8s %11s %5s\n", "kernel", "shape", "ms", "TFLOP/s", "GB/s", "of ceiling", "det");
+    const int Ts[2][2] = {{8, 2048}, {1, 32768}};
+    for (int c = 0; c < (g_quick ? 1 : 2); c++) {
+        int B = g_quick ? 1 : Ts[c][0], T = g_tiny ? 200 : g_quick ? 1024 : Ts[c][1], nh = g_tiny ? 2 : 16;
+        bench_attention(0, B, T, nh, 64, g_tiny ? 70 : 1024); // scout_swa_470m: n_h 16, d 64, W 1024
+        bench_attention(1, B, T, nh, 64, 10);                 // and its checkpoint attention, s 10
+    }
+    for (int c = 0; c < (g_quick ? 1 : 2); c++) {
+        int B = g_quick ? 1 : Ts[c][0], T = g_tiny ? 200 : g_quick ? 1024 : Ts[c][1];
+        bench_scan(B, T, g_tiny ? 48 : 2048, 16); // scout_mamba_430m: E 2048, N 16 (r 128, conv k 4)
+    }
+    return 0;
+}
