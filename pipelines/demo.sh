@@ -46,9 +46,8 @@ scout-pack --force --block "$BLOCK" --val-fraction 0.02 -o "$OUT/shards" "$OUT/t
 scout-pack --inspect "$OUT"/shards/*.bin >&2
 
 [ -x bin/scout-train ] || missing scout-train "issue 4"
-say "train: a small SCOUT-SWA on $OUT/shards"
-scout-train --model configs/scout_swa_demo.json --data "$OUT/shards/train_*.bin" \
-    --val-data "$OUT/shards/val_*.bin" --seq-len "$BLOCK" -o "$OUT/ckpt"
+say "train: a small SCOUT-SWA (configs/scout_swa_demo.json, 15M parameters) on $OUT/shards"
+pipelines/demo-train.sh "$OUT/shards" "$OUT/ckpt"
 
 [ -x bin/scout-sample ] || missing scout-sample "not yet filed"
 [ -x bin/scout-eval ] || missing scout-eval "not yet filed"
