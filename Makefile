@@ -49,8 +49,10 @@ endif
 .PHONY: all clean deps test test-unit test-bats test-gpu demo bench-pack bench-tokenize bench-parquet bench-fetch fuzz-parquet
 all: $(TOOLS)
 
+# rm first: `ar rcs` alone never drops the object of a deleted source file.
 build/libscout.a: $(LIB_OBJ)
 	@mkdir -p $(@D)
+	rm -f $@
 	$(AR) rcs $@ $^
 
 build/libscoutk.a: $(KCPU_OBJ) $(KCUDA_OBJ)

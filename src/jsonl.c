@@ -361,43 +361,67 @@ int jsonl_field_get(jsonl_field *f, const uint8_t *line, size_t n, const uint8_t
 
 size_t jsonl_escape(const uint8_t *s, size_t n, uint8_t *out) {
     static const char hex[] = "0123456789abcdef";
-    size_t o = 0;
-    out[o++] = '"';
-    for (size_t i = 0; i < n;) {
+    uint8_t *o = out;
+    *o++ = '"';
+    size_t i = 0;
+    while (i < n) {
+#ifdef __SSE2__
+        // 16 bytes at a time until one needs attention (runs of plain ASCII are most of a web document;
+        // byte at a time alone ran at about 375 MB/s): a signed compare below 0x20 catches control
+        // characters and every byte >= 0x80 (negative as int8), then '"' and '\\'. Each block is stored
+        // before it is checked; out has room, as JSONL_ESCAPED_MAX leaves 6 bytes per input byte.
+        const __m128i space = _mm_set1_epi8(0x20), quote = _mm_set1_epi8('"'), bslash = _mm_set1_epi8('\\');
+        while (i + 16 <= n) {
+            __m128i v = _mm_loadu_si128((const __m128i *)(s + i));
+            __m128i special = _mm_or_si128(_mm_cmplt_epi8(v, space),
+                                           _mm_or_si128(_mm_cmpeq_epi8(v, quote), _mm_cmpeq_epi8(v, bslash)));
+            _mm_storeu_si128((__m128i *)o, v);
+            unsigned mask = (unsigned)_mm_movemask_epi8(special);
+            if (mask) {
+                unsigned k = (unsigned)__builtin_ctz(mask);
+                o += k;
+                i += k;
+                break;
+            }
+            o += 16;
+            i += 16;
+        }
+        if (i >= n) break;
+#endif
         uint8_t c = s[i];
         if (c >= 0x20 && c < 0x80 && c != '"' && c != '\\') {
-            out[o++] = c;
+            *o++ = c;
             i++;
             continue;
         }
         if (c < 0x80) {
-            out[o++] = '\\';
+            *o++ = '\\';
             switch (c) {
-            case '"': out[o++] = '"'; break;
-            case '\\': out[o++] = '\\'; break;
-            case '\n': out[o++] = 'n'; break;
-            case '\t': out[o++] = 't'; break;
-            case '\r': out[o++] = 'r'; break;
-            case '\b': out[o++] = 'b'; break;
-            case '\f': out[o++] = 'f'; break;
+            case '"': *o++ = '"'; break;
+            case '\\': *o++ = '\\'; break;
+            case '\n': *o++ = 'n'; break;
+            case '\t': *o++ = 't'; break;
+            case '\r': *o++ = 'r'; break;
+            case '\b': *o++ = 'b'; break;
+            case '\f': *o++ = 'f'; break;
             default:
-                out[o++] = 'u', out[o++] = '0', out[o++] = '0';
-                out[o++] = (uint8_t)hex[c >> 4], out[o++] = (uint8_t)hex[c & 15];
+                *o++ = 'u', *o++ = '0', *o++ = '0';
+                *o++ = (uint8_t)hex[c >> 4], *o++ = (uint8_t)hex[c & 15];
             }
             i++;
             continue;
         }
         uint32_t cp;
         int len = utf8_decode(s + i, n - i, &cp);
-        if (len == 0) { // invalid byte -> U+FFFD
-            out[o++] = 0xEF, out[o++] = 0xBF, out[o++] = 0xBD;
+        if (len == 0) { // a byte that does not start a valid character: U+FFFD
+            *o++ = 0xEF, *o++ = 0xBF, *o++ = 0xBD;
             i++;
             continue;
         }
-        memcpy(out + o, s + i, (size_t)len);
-        o += (size_t)len;
+        memcpy(o, s + i, (size_t)len);
+        o += len;
         i += (size_t)len;
     }
-    out[o++] = '"';
-    return o;
+    *o++ = '"';
+    return (size_t)(o - out);
 }

@@ -43,7 +43,9 @@ size_t jsonl_unescape(const uint8_t *s, size_t n, uint8_t *out, uint64_t *lone_s
 // Writes s[0..n) as a JSON string literal, quotes included, into out, which must have room for
 // JSONL_ESCAPED_MAX(n) bytes. Escapes '"', '\\' and control characters (\n, \t, \r, \b, \f, else
 // \u00XX, so "\u0000" round-trips); other UTF-8 is kept as is; each byte of invalid UTF-8 becomes
-// U+FFFD (JSON must be UTF-8). Returns the number of bytes written.
+// U+FFFD (JSON must be UTF-8). Returns the number of bytes written. Runs of plain ASCII are copied
+// 16 bytes at a time (SSE2), so bytes of out past the returned length, within JSONL_ESCAPED_MAX(n),
+// may be overwritten. The one JSON string writer: tokenizer decode, Parquet rows and Hub keys use it.
 #define JSONL_ESCAPED_MAX(n) (6 * (size_t)(n) + 2)
 size_t jsonl_escape(const uint8_t *s, size_t n, uint8_t *out);
 

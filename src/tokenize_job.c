@@ -79,7 +79,7 @@ static void worker_init(worker *w, const tokenize_opts *o) {
     w->o = o;
     w->enc = tok_encoder_new(o->tok);
     jsonl_field_init(&w->jf, o->field);
-    w->bpt = tokenizer_vocab_size(o->tok) <= 65536 ? 2 : 4;
+    w->bpt = tokstream_bytes_per_token(tokenizer_vocab_size(o->tok));
 }
 
 static void worker_free(worker *w) {
@@ -104,18 +104,9 @@ static void put_ids(worker *w, batch *b, const uint32_t *ids, size_t n) {
         }
         *p++ = '\n';
         b->out_len = (size_t)(p - b->out);
-    } else if (w->bpt == 2) {
-        out_reserve(b, 2 * n);
-        uint8_t *p = b->out + b->out_len;
-        for (size_t i = 0; i < n; i++) p[2 * i] = (uint8_t)ids[i], p[2 * i + 1] = (uint8_t)(ids[i] >> 8);
-        b->out_len += 2 * n;
     } else {
-        out_reserve(b, 4 * n);
-        uint8_t *p = b->out + b->out_len;
-        for (size_t i = 0; i < n; i++)
-            p[4 * i] = (uint8_t)ids[i], p[4 * i + 1] = (uint8_t)(ids[i] >> 8), p[4 * i + 2] = (uint8_t)(ids[i] >> 16),
-            p[4 * i + 3] = (uint8_t)(ids[i] >> 24);
-        b->out_len += 4 * n;
+        out_reserve(b, (size_t)w->bpt * n);
+        b->out_len += tokstream_encode_ids(b->out + b->out_len, ids, n, w->bpt);
     }
 }
 

@@ -6,6 +6,7 @@
 // dropout, subword prefixes, another normaliser or pre-tokenizer.
 #include <errno.h>
 #include <fcntl.h>
+#include <jansson.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -14,7 +15,6 @@
 #include <unistd.h>
 
 #include "exitcode.h"
-#include "jsondom.h"
 #include "sha256.h"
 #include "tokenizer_impl.h"
 #include "utf8.h"
@@ -33,88 +33,90 @@ static void set_err(tok_error *err, int code, const char *fmt, ...) {
 #define FAMILY_HINT "only SentencePiece-BPE tokenizers with byte fallback (Llama-2, Mistral) are supported"
 
 // ---------------------------------------------------------------------------------------------
-// Small JSON helpers over the document (jsondom.h).
+// Small JSON helpers (jansson). A string may hold "\u0000": json_string_length is its length.
 
-static const jd_node *get(const jd_doc *d, const jd_node *obj, const char *key) { return jd_get(d, obj, key); }
+static json_t *get(const json_t *obj, const char *key) { return json_object_get(obj, key); }
 
-static const char *str_field(const jd_doc *d, const jd_node *obj, const char *key) {
-    const jd_node *v = get(d, obj, key);
-    return v && v->type == JD_STRING ? v->s : NULL;
+static const char *str_field(const json_t *obj, const char *key) { return json_string_value(get(obj, key)); }
+
+static int is_null(const json_t *v) { return !v || json_is_null(v); }
+
+// 1 when v is a string equal to s.
+static int str_is(const json_t *v, const char *s) {
+    size_t n = strlen(s);
+    return json_is_string(v) && json_string_length(v) == n && memcmp(json_string_value(v), s, n) == 0;
 }
-
-static int is_true(const jd_node *v) { return v && v->type == JD_TRUE; }
-static int is_null(const jd_node *v) { return !v || v->type == JD_NULL; }
 
 // 1 when obj[key] is absent, null or "" (an unset string option).
-static int is_unset_str(const jd_doc *d, const jd_node *obj, const char *key) {
-    const jd_node *v = get(d, obj, key);
-    return is_null(v) || (v->type == JD_STRING && v->len == 0);
+static int is_unset_str(const json_t *obj, const char *key) {
+    const json_t *v = get(obj, key);
+    return is_null(v) || (json_is_string(v) && json_string_length(v) == 0);
 }
 
-static int is_type(const jd_doc *d, const jd_node *obj, const char *type) { return jd_str_is(get(d, obj, "type"), type); }
+static int is_type(const json_t *obj, const char *type) { return str_is(get(obj, "type"), type); }
 
-static const char *type_of(const jd_doc *d, const jd_node *obj) {
+static const char *type_of(const json_t *obj) {
     if (is_null(obj)) return "null";
-    const char *t = str_field(d, obj, "type");
+    const char *t = str_field(obj, "type");
     return t ? t : "(no type)";
 }
 
-// Element i of an array, or NULL.
-static const jd_node *elem(const jd_doc *d, const jd_node *arr, uint32_t i) {
-    if (!arr || arr->type != JD_ARRAY) return NULL;
-    uint32_t k = arr->child;
-    while (k && i--) k = d->nodes[k].next;
-    return jd_at(d, k);
+// 1 when v is an integer in [0, 2^31) (a token id); sets *id.
+static int get_id(const json_t *v, uint32_t *id) {
+    if (!json_is_integer(v)) return 0;
+    json_int_t x = json_integer_value(v);
+    if (x < 0 || x >= ((json_int_t)1 << 31)) return 0;
+    *id = (uint32_t)x;
+    return 1;
 }
 
 // Replace(String " " -> "▁")
-static int is_space_replace(const jd_doc *d, const jd_node *n) {
-    return is_type(d, n, "Replace") && jd_str_is(get(d, get(d, n, "pattern"), "String"), " ") &&
-           jd_str_is(get(d, n, "content"), TOK_META);
+static int is_space_replace(const json_t *n) {
+    return is_type(n, "Replace") && str_is(get(get(n, "pattern"), "String"), " ") && str_is(get(n, "content"), TOK_META);
 }
 
-static int is_meta_prepend(const jd_doc *d, const jd_node *n) { return is_type(d, n, "Prepend") && jd_str_is(get(d, n, "prepend"), TOK_META); }
+static int is_meta_prepend(const json_t *n) { return is_type(n, "Prepend") && str_is(get(n, "prepend"), TOK_META); }
 
 // ---------------------------------------------------------------------------------------------
 // Normaliser / pre-tokenizer forms (spec/data.md 5.2):
 //   legacy: normalizer Sequence[Prepend("▁"), Replace(" " -> "▁")], pre_tokenizer null;
 //   newer:  normalizer null, pre_tokenizer Metaspace("▁", prepend_scheme, split).
 // Returns 0 and sets t->prefix (and *split_all for Metaspace split=true), or -1 with err set.
-static int check_text_pipeline(const jd_doc *d, const jd_node *root, tokenizer *t, int *split_all, tok_error *err) {
-    const jd_node *norm = get(d, root, "normalizer");
-    const jd_node *pre = get(d, root, "pre_tokenizer");
+static int check_text_pipeline(const json_t *root, tokenizer *t, int *split_all, tok_error *err) {
+    const json_t *norm = get(root, "normalizer");
+    const json_t *pre = get(root, "pre_tokenizer");
     *split_all = 0;
     if (!is_null(norm)) {
-        const jd_node *list = is_type(d, norm, "Sequence") ? get(d, norm, "normalizers") : NULL;
-        int ok = list && list->type == JD_ARRAY && list->len == 2 &&
-                 ((is_meta_prepend(d, elem(d, list, 0)) && is_space_replace(d, elem(d, list, 1))) ||
-                  (is_space_replace(d, elem(d, list, 0)) && is_meta_prepend(d, elem(d, list, 1))));
+        const json_t *list = is_type(norm, "Sequence") ? get(norm, "normalizers") : NULL;
+        const json_t *n0 = json_array_get(list, 0), *n1 = json_array_get(list, 1);
+        int ok = json_is_array(list) && json_array_size(list) == 2 &&
+                 ((is_meta_prepend(n0) && is_space_replace(n1)) || (is_space_replace(n0) && is_meta_prepend(n1)));
         if (!ok) {
             set_err(err, SCOUT_EXIT_DATA,
                     "normalizer is %s, not Sequence[Prepend(\"▁\"), Replace(\" \" -> \"▁\")]: " FAMILY_HINT,
-                    type_of(d, norm));
+                    type_of(norm));
             return -1;
         }
         if (!is_null(pre)) {
             set_err(err, SCOUT_EXIT_DATA, "pre_tokenizer is %s, expected null with this normalizer: " FAMILY_HINT,
-                    type_of(d, pre));
+                    type_of(pre));
             return -1;
         }
         t->prefix = TOK_PREFIX_ALWAYS;
         return 0;
     }
-    if (!is_type(d, pre, "Metaspace")) {
+    if (!is_type(pre, "Metaspace")) {
         set_err(err, SCOUT_EXIT_DATA, "normalizer is null and pre_tokenizer is %s (byte-level BPE?): " FAMILY_HINT,
-                type_of(d, pre));
+                type_of(pre));
         return -1;
     }
-    const char *rep = str_field(d, pre, "replacement");
+    const char *rep = str_field(pre, "replacement");
     if (!rep || strcmp(rep, TOK_META) != 0) {
         set_err(err, SCOUT_EXIT_DATA, "Metaspace replacement is not \"▁\" (U+2581): " FAMILY_HINT);
         return -1;
     }
-    const char *scheme = str_field(d, pre, "prepend_scheme");
-    const jd_node *aps = get(d, pre, "add_prefix_space");
+    const char *scheme = str_field(pre, "prepend_scheme");
+    const json_t *aps = get(pre, "add_prefix_space");
     if (scheme) {
         if (strcmp(scheme, "first") == 0 || strcmp(scheme, "always") == 0) {
             // "first" and "always" differ only between special tokens, which are never parsed here.
@@ -126,46 +128,45 @@ static int check_text_pipeline(const jd_doc *d, const jd_node *root, tokenizer *
             return -1;
         }
     } else {
-        t->prefix = (aps == NULL || is_true(aps)) ? TOK_PREFIX_UNLESS_META : TOK_PREFIX_NEVER;
+        t->prefix = (aps == NULL || json_is_true(aps)) ? TOK_PREFIX_UNLESS_META : TOK_PREFIX_NEVER;
     }
     // Files written before the "split" option existed always split (tokenizers < 0.19).
-    const jd_node *split = get(d, pre, "split");
-    *split_all = split == NULL || is_true(split);
+    const json_t *split = get(pre, "split");
+    *split_all = split == NULL || json_is_true(split);
     return 0;
 }
 
 // ---------------------------------------------------------------------------------------------
 // The model section.
 
-static int check_model(const jd_doc *d, const jd_node *model, tok_error *err) {
-    if (!model || model->type != JD_OBJECT) {
+static int check_model(const json_t *model, tok_error *err) {
+    if (!json_is_object(model)) {
         set_err(err, SCOUT_EXIT_DATA, "no \"model\" object: is this a Hugging Face tokenizer.json?");
         return -1;
     }
-    const char *type = str_field(d, model, "type");
-    if (type ? strcmp(type, "BPE") != 0 : get(d, model, "merges") == NULL) {
+    const char *type = str_field(model, "type");
+    if (type ? strcmp(type, "BPE") != 0 : get(model, "merges") == NULL) {
         set_err(err, SCOUT_EXIT_DATA, "model type is %s, not BPE: " FAMILY_HINT, type ? type : "(none)");
         return -1;
     }
-    if (!is_true(get(d, model, "byte_fallback"))) {
+    if (!json_is_true(get(model, "byte_fallback"))) {
         set_err(err, SCOUT_EXIT_DATA, "BPE model without byte_fallback: " FAMILY_HINT);
         return -1;
     }
-    const jd_node *dropout = get(d, model, "dropout");
-    if (!is_null(dropout) && !(dropout->type == JD_NUMBER && strtod(dropout->s, NULL) == 0)) {
+    const json_t *dropout = get(model, "dropout");
+    if (!is_null(dropout) && !(json_is_number(dropout) && json_number_value(dropout) == 0)) {
         set_err(err, SCOUT_EXIT_DATA, "BPE dropout is set (random tokenization): refusing");
         return -1;
     }
-    if (!is_unset_str(d, model, "continuing_subword_prefix") || !is_unset_str(d, model, "end_of_word_suffix")) {
+    if (!is_unset_str(model, "continuing_subword_prefix") || !is_unset_str(model, "end_of_word_suffix")) {
         set_err(err, SCOUT_EXIT_DATA, "BPE with continuing_subword_prefix / end_of_word_suffix: " FAMILY_HINT);
         return -1;
     }
-    if (is_true(get(d, model, "ignore_merges"))) {
+    if (json_is_true(get(model, "ignore_merges"))) {
         set_err(err, SCOUT_EXIT_DATA, "BPE with ignore_merges=true (a Llama-3 style option): " FAMILY_HINT);
         return -1;
     }
-    const jd_node *vocab = get(d, model, "vocab"), *merges = get(d, model, "merges");
-    if (!vocab || vocab->type != JD_OBJECT || !merges || merges->type != JD_ARRAY) {
+    if (!json_is_object(get(model, "vocab")) || !json_is_array(get(model, "merges"))) {
         set_err(err, SCOUT_EXIT_DATA, "model.vocab must be an object and model.merges an array");
         return -1;
     }
@@ -176,7 +177,7 @@ static int check_model(const jd_doc *d, const jd_node *model, tok_error *err) {
 // Vocabulary.
 
 typedef struct piece_tmp {
-    const char *s; // NULL until seen; NUL-terminated (jsondom), len authoritative
+    const char *s; // NULL until seen; NUL-terminated (jansson's), len authoritative
     size_t len;
 } piece_tmp;
 
@@ -186,57 +187,39 @@ static uint64_t pow2_at_least(uint64_t n) {
     return p;
 }
 
-// FNV-1a: fine for the ~100k lookups of a load.
-static uint64_t str_hash(const char *s, size_t n) {
-    uint64_t h = 0xcbf29ce484222325ULL;
-    for (size_t i = 0; i < n; i++) h = (h ^ (uint8_t)s[i]) * 0x100000001b3ULL;
-    return h;
+// Id of a piece of model.vocab by its text (through jansson's hash of the object); -1 when absent.
+// collect_pieces has checked every value of model.vocab is an id.
+static int64_t vocab_id_n(const json_t *vocab, const char *s, size_t n) {
+    uint32_t id;
+    return get_id(json_object_getn(vocab, s, n), &id) ? (int64_t)id : -1;
 }
 
-// model.vocab as a hash map piece -> id (open addressing over ids; the pieces live in the document).
-typedef struct vocab_map {
-    const piece_tmp *pieces;
-    uint32_t *slot; // [mask + 1] id + 1, 0 empty
-    uint64_t mask;
-} vocab_map;
+static int64_t vocab_id(const json_t *vocab, const char *s) { return vocab_id_n(vocab, s, strlen(s)); }
 
-// Id of a piece of model.vocab by its text; -1 when absent.
-static int64_t vocab_id_n(const vocab_map *m, const char *s, size_t n) {
-    for (uint64_t i = str_hash(s, n) & m->mask;; i = (i + 1) & m->mask) {
-        uint32_t v = m->slot[i];
-        if (v == 0) return -1;
-        const piece_tmp *p = &m->pieces[v - 1];
-        if (p->len == n && memcmp(p->s, s, n) == 0) return v - 1;
-    }
-}
-
-static int64_t vocab_id(const vocab_map *m, const char *s) { return vocab_id_n(m, s, strlen(s)); }
-
-// Collects model.vocab and added_tokens into pieces[id] and the vocab map; sets vocab_size and the
-// special flags.
-static piece_tmp *collect_pieces(const jd_doc *d, const jd_node *root, const jd_node *vocab, tokenizer *t, vocab_map *map,
-                                 tok_error *err) {
-    const jd_node *added = get(d, root, "added_tokens");
-    int64_t max_id = -1, v;
-    for (const jd_node *k = jd_at(d, vocab->child); k; k = jd_at(d, k->next)) {
-        if (!jd_int(jd_at(d, k->child), &v) || v < 0 || v >= (1LL << 31)) {
-            set_err(err, SCOUT_EXIT_DATA, "model.vocab[\"%s\"] is not a valid id", k->s);
+// Collects model.vocab and added_tokens into pieces[id]; sets vocab_size and the special flags.
+static piece_tmp *collect_pieces(json_t *root, json_t *vocab, tokenizer *t, tok_error *err) {
+    json_t *added = get(root, "added_tokens"), *v, *a;
+    const char *key;
+    size_t key_len, i;
+    int64_t max_id = -1;
+    uint32_t id;
+    json_object_foreach(vocab, key, v) {
+        if (!get_id(v, &id)) {
+            set_err(err, SCOUT_EXIT_DATA, "model.vocab[\"%s\"] is not a valid id", key);
             return NULL;
         }
-        if (v > max_id) max_id = v;
+        if (id > max_id) max_id = id;
     }
-    if (!is_null(added) && added->type != JD_ARRAY) {
+    if (!is_null(added) && !json_is_array(added)) {
         set_err(err, SCOUT_EXIT_DATA, "added_tokens is not an array");
         return NULL;
     }
-    uint32_t i = 0;
-    for (const jd_node *a = is_null(added) ? NULL : jd_at(d, added->child); a; a = jd_at(d, a->next), i++) {
-        const jd_node *content = get(d, a, "content");
-        if (!jd_int(get(d, a, "id"), &v) || v < 0 || v >= (1LL << 31) || !content || content->type != JD_STRING) {
-            set_err(err, SCOUT_EXIT_DATA, "added_tokens[%u] has no valid id or content", i);
+    json_array_foreach(added, i, a) {
+        if (!get_id(get(a, "id"), &id) || !json_is_string(get(a, "content"))) {
+            set_err(err, SCOUT_EXIT_DATA, "added_tokens[%zu] has no valid id or content", i);
             return NULL;
         }
-        if (v > max_id) max_id = v;
+        if (id > max_id) max_id = id;
     }
     if (max_id < 0) {
         set_err(err, SCOUT_EXIT_DATA, "the vocabulary is empty");
@@ -245,34 +228,28 @@ static piece_tmp *collect_pieces(const jd_doc *d, const jd_node *root, const jd_
     t->vocab_size = (uint32_t)(max_id + 1);
     piece_tmp *pieces = xcalloc(t->vocab_size, sizeof *pieces);
     t->is_special = xcalloc(t->vocab_size, 1);
-    map->pieces = pieces;
-    map->mask = pow2_at_least(2 * (uint64_t)vocab->len) - 1;
-    map->slot = xcalloc(map->mask + 1, sizeof *map->slot);
-    for (const jd_node *k = jd_at(d, vocab->child); k; k = jd_at(d, k->next)) {
-        jd_int(jd_at(d, k->child), &v);
-        uint32_t id = (uint32_t)v;
+    json_object_keylen_foreach(vocab, key, key_len, v) {
+        get_id(v, &id);
         if (pieces[id].s) {
-            set_err(err, SCOUT_EXIT_DATA, "id %u is used by two pieces (\"%s\" and \"%s\")", id, pieces[id].s, k->s);
+            set_err(err, SCOUT_EXIT_DATA, "id %u is used by two pieces (\"%s\" and \"%s\")", id, pieces[id].s, key);
             return pieces; // the caller frees; err says it failed
         }
-        pieces[id] = (piece_tmp){k->s, k->len};
-        uint64_t h = str_hash(k->s, k->len) & map->mask;
-        while (map->slot[h]) h = (h + 1) & map->mask;
-        map->slot[h] = id + 1;
+        pieces[id] = (piece_tmp){key, key_len};
     }
-    for (const jd_node *a = is_null(added) ? NULL : jd_at(d, added->child); a; a = jd_at(d, a->next)) {
-        const jd_node *content = get(d, a, "content");
-        jd_int(get(d, a, "id"), &v);
-        uint32_t id = (uint32_t)v;
-        if (pieces[id].s && (pieces[id].len != content->len || memcmp(pieces[id].s, content->s, content->len) != 0)) {
-            set_err(err, SCOUT_EXIT_DATA, "added token \"%s\" has id %u, which the vocabulary gives to \"%s\"",
-                    content->s, id, pieces[id].s);
+    json_array_foreach(added, i, a) {
+        const json_t *content = get(a, "content");
+        const char *s = json_string_value(content);
+        size_t len = json_string_length(content);
+        get_id(get(a, "id"), &id);
+        if (pieces[id].s && (pieces[id].len != len || memcmp(pieces[id].s, s, len) != 0)) {
+            set_err(err, SCOUT_EXIT_DATA, "added token \"%s\" has id %u, which the vocabulary gives to \"%s\"", s, id,
+                    pieces[id].s);
             return pieces;
         }
-        pieces[id] = (piece_tmp){content->s, content->len};
-        if (is_true(get(d, a, "special"))) t->is_special[id] = 1;
+        pieces[id] = (piece_tmp){s, len};
+        if (json_is_true(get(a, "special"))) t->is_special[id] = 1;
     }
-    for (uint32_t id = 0; id < t->vocab_size; id++)
+    for (id = 0; id < t->vocab_size; id++)
         if (!pieces[id].s) {
             set_err(err, SCOUT_EXIT_DATA, "no piece has id %u (ids must be 0..%u without holes)", id, t->vocab_size - 1);
             return pieces;
@@ -280,7 +257,7 @@ static piece_tmp *collect_pieces(const jd_doc *d, const jd_node *root, const jd_
     return pieces;
 }
 
-static int build_char_tables(tokenizer *t, const piece_tmp *pieces, const vocab_map *vocab, tok_error *err) {
+static int build_char_tables(tokenizer *t, const piece_tmp *pieces, const json_t *vocab, tok_error *err) {
     for (int c = 0; c < 128; c++) t->ascii_id[c] = -1;
     uint32_t n_cp = 0;
     for (uint32_t id = 0; id < t->vocab_size; id++) {
@@ -357,8 +334,8 @@ static void pair_insert(tokenizer *t, uint32_t left, uint32_t right, uint32_t ra
     }
 }
 
-static int build_merges(const jd_doc *d, tokenizer *t, const vocab_map *vocab, const jd_node *merges, tok_error *err) {
-    size_t n = merges->len;
+static int build_merges(tokenizer *t, const json_t *vocab, const json_t *merges, tok_error *err) {
+    size_t n = json_array_size(merges);
     if (n >= UINT32_MAX) {
         set_err(err, SCOUT_EXIT_DATA, "too many merges (%zu)", n);
         return -1;
@@ -378,22 +355,23 @@ static int build_merges(const jd_doc *d, tokenizer *t, const vocab_map *vocab, c
     t->presplit = 1;
     size_t cap = 256;
     char *buf = xmalloc(cap);
-    const jd_node *m = jd_at(d, merges->child);
-    for (size_t r = 0; r < n; r++, m = jd_at(d, m->next)) {
+    for (size_t r = 0; r < n; r++) {
+        const json_t *m = json_array_get(merges, r), *m0 = json_array_get(m, 0), *m1 = json_array_get(m, 1);
         const char *a, *b;
         size_t la, lb;
-        if (m->type == JD_STRING) { // "a b" (tokenizers < 0.20)
-            const char *sp = memchr(m->s, ' ', m->len);
-            if (!sp || memchr(sp + 1, ' ', m->len - (size_t)(sp + 1 - m->s))) {
-                set_err(err, SCOUT_EXIT_DATA, "merges[%zu] = \"%s\" is not two pieces separated by one space", r, m->s);
+        if (json_is_string(m)) { // "a b" (tokenizers < 0.20)
+            const char *s = json_string_value(m);
+            size_t len = json_string_length(m);
+            const char *sp = memchr(s, ' ', len);
+            if (!sp || memchr(sp + 1, ' ', len - (size_t)(sp + 1 - s))) {
+                set_err(err, SCOUT_EXIT_DATA, "merges[%zu] = \"%s\" is not two pieces separated by one space", r, s);
                 free(buf);
                 return -1;
             }
-            a = m->s, la = (size_t)(sp - m->s), b = sp + 1, lb = m->len - la - 1;
-        } else if (m->type == JD_ARRAY && m->len == 2 && elem(d, m, 0)->type == JD_STRING &&
-                   elem(d, m, 1)->type == JD_STRING) { // ["a", "b"] (tokenizers >= 0.20)
-            a = elem(d, m, 0)->s, la = elem(d, m, 0)->len;
-            b = elem(d, m, 1)->s, lb = elem(d, m, 1)->len;
+            a = s, la = (size_t)(sp - s), b = sp + 1, lb = len - la - 1;
+        } else if (json_array_size(m) == 2 && json_is_string(m0) && json_is_string(m1)) { // ["a", "b"] (tokenizers >= 0.20)
+            a = json_string_value(m0), la = json_string_length(m0);
+            b = json_string_value(m1), lb = json_string_length(m1);
         } else {
             set_err(err, SCOUT_EXIT_DATA, "merges[%zu] is neither \"a b\" nor [\"a\", \"b\"]", r);
             free(buf);
@@ -464,11 +442,11 @@ tokenizer *tokenizer_load_buffer(const char *json, size_t n, const char *name, t
         set_err(err, SCOUT_EXIT_DATA, "%zu bytes is too large for a tokenizer.json", n);
         return NULL;
     }
-    jd_doc doc;
-    char why[128];
-    if (jd_parse(&doc, json, n, why, sizeof why) < 0) {
-        set_err(err, SCOUT_EXIT_DATA, "not valid JSON (%s)", why);
-        jd_free(&doc);
+    // Any value at the top (so a non-object gets its own message below); "\u0000" inside strings.
+    json_error_t jerr;
+    json_t *root = json_loadb(json, n, JSON_DECODE_ANY | JSON_ALLOW_NUL, &jerr);
+    if (!root) {
+        set_err(err, SCOUT_EXIT_DATA, "not valid JSON (%s at line %d, column %d)", jerr.text, jerr.line, jerr.column);
         return NULL;
     }
     tokenizer *t = xcalloc(1, sizeof *t);
@@ -477,37 +455,34 @@ tokenizer *tokenizer_load_buffer(const char *json, size_t n, const char *name, t
     sha256_buffer(json, n, digest);
     memcpy(t->fingerprint, digest, 8);
     piece_tmp *pieces = NULL;
-    vocab_map vocab = {0};
     int split_all = 0;
-    const jd_node *root = jd_root(&doc), *model = get(&doc, root, "model");
-    if (root->type != JD_OBJECT) {
+    json_t *model = get(root, "model"), *vocab = get(model, "vocab");
+    if (!json_is_object(root)) {
         set_err(err, SCOUT_EXIT_DATA, "not a JSON object: is this a tokenizer.json?");
         goto fail;
     }
-    if (check_model(&doc, model, err) < 0) goto fail;
-    if (check_text_pipeline(&doc, root, t, &split_all, err) < 0) goto fail;
+    if (check_model(model, err) < 0) goto fail;
+    if (check_text_pipeline(root, t, &split_all, err) < 0) goto fail;
     t->split_all = split_all;
-    pieces = collect_pieces(&doc, root, get(&doc, model, "vocab"), t, &vocab, err);
+    pieces = collect_pieces(root, vocab, t, err);
     if (!pieces || (err && err->code)) goto fail;
-    if (build_char_tables(t, pieces, &vocab, err) < 0) goto fail;
-    if (build_merges(&doc, t, &vocab, get(&doc, model, "merges"), err) < 0) goto fail;
+    if (build_char_tables(t, pieces, vocab, err) < 0) goto fail;
+    if (build_merges(t, vocab, get(model, "merges"), err) < 0) goto fail;
     build_piece_tables(t, pieces);
-    int64_t bos = vocab_id(&vocab, "<s>"), eos = vocab_id(&vocab, "</s>");
-    const char *unk = str_field(&doc, model, "unk_token");
-    int64_t unk_id = unk ? vocab_id(&vocab, unk) : -1;
+    int64_t bos = vocab_id(vocab, "<s>"), eos = vocab_id(vocab, "</s>");
+    const char *unk = str_field(model, "unk_token");
+    int64_t unk_id = unk ? vocab_id(vocab, unk) : -1;
     t->bos_id = bos >= 0 ? (uint32_t)bos : TOK_NONE;
     t->eos_id = eos >= 0 ? (uint32_t)eos : TOK_NONE;
     t->unk_id = unk_id >= 0 ? (uint32_t)unk_id : TOK_NONE;
     t->strip_space = t->prefix != TOK_PREFIX_NEVER;
     t->cache = tok_cache_new();
     free(pieces);
-    free(vocab.slot);
-    jd_free(&doc);
+    json_decref(root);
     return t;
 fail:
     free(pieces);
-    free(vocab.slot);
-    jd_free(&doc);
+    json_decref(root);
     tokenizer_free(t);
     return NULL;
 }

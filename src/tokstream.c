@@ -17,7 +17,7 @@ static uint32_t get_u32(const uint8_t *p) {
 void tokstream_header_make(tokstream_header *h, uint32_t vocab_size, uint32_t eos_id, const uint8_t fingerprint[8]) {
     memset(h, 0, sizeof *h);
     h->version = TOKSTREAM_VERSION;
-    h->bytes_per_token = vocab_size <= 65536 ? 2 : 4;
+    h->bytes_per_token = tokstream_bytes_per_token(vocab_size);
     h->vocab_size = vocab_size;
     h->eos_id = eos_id;
     if (fingerprint) memcpy(h->fingerprint, fingerprint, 8);
@@ -42,7 +42,7 @@ const char *tokstream_header_parse(const uint8_t *in, size_t n, tokstream_header
     memcpy(h->fingerprint, in + 24, 8);
     if (h->version != TOKSTREAM_VERSION) return "unsupported token stream version (this build reads version 1)";
     if (h->vocab_size == 0) return "vocab_size is 0";
-    if (h->bytes_per_token != (h->vocab_size <= 65536 ? 2u : 4u))
+    if (h->bytes_per_token != tokstream_bytes_per_token(h->vocab_size))
         return "bytes per token does not match vocab_size (2 when vocab_size <= 65536, else 4)";
     if (h->eos_id != TOKSTREAM_NO_EOS && h->eos_id >= h->vocab_size) return "eos_id is not below vocab_size";
     return NULL;
@@ -129,20 +129,23 @@ void tokstream_writer_flush(tokstream_writer *w) {
     w->len = 0;
 }
 
+// Byte by byte, so the result is little-endian on any host; GCC vectorises both loops.
+size_t tokstream_encode_ids(uint8_t *dst, const uint32_t *ids, size_t n, uint32_t bytes_per_token) {
+    if (bytes_per_token == 2)
+        for (size_t i = 0; i < n; i++) dst[2 * i] = (uint8_t)ids[i], dst[2 * i + 1] = (uint8_t)(ids[i] >> 8);
+    else
+        for (size_t i = 0; i < n; i++)
+            dst[4 * i] = (uint8_t)ids[i], dst[4 * i + 1] = (uint8_t)(ids[i] >> 8),
+            dst[4 * i + 2] = (uint8_t)(ids[i] >> 16), dst[4 * i + 3] = (uint8_t)(ids[i] >> 24);
+    return n * bytes_per_token;
+}
+
 void tokstream_writer_put(tokstream_writer *w, const uint32_t *ids, size_t n) {
     const size_t bpt = w->h.bytes_per_token;
     while (n > 0) {
         if (w->len + bpt > w->cap) tokstream_writer_flush(w);
         size_t room = (w->cap - w->len) / bpt, k = n < room ? n : room;
-        uint8_t *p = w->buf + w->len;
-        if (bpt == 2)
-            for (size_t i = 0; i < k; i++) {
-                p[2 * i] = (uint8_t)ids[i];
-                p[2 * i + 1] = (uint8_t)(ids[i] >> 8);
-            }
-        else
-            for (size_t i = 0; i < k; i++) put_u32(p + 4 * i, ids[i]);
-        w->len += k * bpt;
+        w->len += tokstream_encode_ids(w->buf + w->len, ids, k, w->h.bytes_per_token);
         ids += k;
         n -= k;
     }

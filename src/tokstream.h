@@ -38,6 +38,13 @@ int tokstream_same_tokenizer(const tokstream_header *a, const tokstream_header *
 // "1a2b3c4d5e6f7a8b": the fingerprint as hex (buf of 17 bytes).
 void tokstream_fingerprint_hex(const uint8_t fp[8], char buf[17]);
 
+// The stream's token width for a vocabulary: 2 bytes when vocab_size <= 65536, else 4.
+static inline uint32_t tokstream_bytes_per_token(uint32_t vocab_size) { return vocab_size <= 65536 ? 2 : 4; }
+// Writes ids[0..n) as the stream's tokens: little-endian, bytes_per_token (2 or 4) bytes each, into dst
+// (room for n * bytes_per_token bytes). Returns the bytes written. Ids are below the vocabulary size,
+// so 2-byte tokens lose nothing.
+size_t tokstream_encode_ids(uint8_t *dst, const uint32_t *ids, size_t n, uint32_t bytes_per_token);
+
 typedef struct tokstream_reader {
     xin in;
     tokstream_header h;

@@ -200,9 +200,12 @@ body() { tail -c +33 "$1"; }
     [ -n "$(files_in "$T/out")" ]     # temporary shards exist while it runs...
     [ -z "$(find "$T/out" -name '*.bin')" ]
     kill -TERM "$PACK_PID"
-    run wait "$PACK_PID"
+    # wait in this shell: under `run` it would run in a subshell, which cannot always wait for our child.
+    local rc=0
+    wait "$PACK_PID" || rc=$?
+    PACK_PID=
     exec 9>&-
-    [ "$status" -eq 143 ]
+    [ "$rc" -eq 143 ]
     [ -z "$(files_in "$T/out")" ]     # ...and none survives the signal
 }
 

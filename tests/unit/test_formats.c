@@ -54,6 +54,20 @@ static void test_tokstream_header(void) {
     CHECK(!tokstream_same_tokenizer(&h, &other));
 }
 
+// Ids as stream bytes: little-endian, 2 or 4 bytes each, nothing written past n tokens.
+static void test_tokstream_encode(void) {
+    const uint32_t ids[3] = {0x0102, 0xFFFF, 0x00010203};
+    uint8_t out[16];
+    memset(out, 0xAA, sizeof out);
+    CHECK_EQ_INT(tokstream_encode_ids(out, ids, 2, 2), 4);
+    CHECK(memcmp(out, "\x02\x01\xFF\xFF\xAA", 5) == 0);
+    memset(out, 0xAA, sizeof out);
+    CHECK_EQ_INT(tokstream_encode_ids(out, ids, 3, 4), 12);
+    CHECK(memcmp(out, "\x02\x01\x00\x00\xFF\xFF\x00\x00\x03\x02\x01\x00\xAA", 13) == 0);
+    CHECK_EQ_INT(tokstream_bytes_per_token(65536), 2);
+    CHECK_EQ_INT(tokstream_bytes_per_token(65537), 4);
+}
+
 static void test_litpkds_header(void) {
     litpkds_header h = {LITPKDS_UINT16, 2098176}, back;
     uint8_t b[LITPKDS_HEADER_SIZE];
@@ -106,6 +120,7 @@ static void test_atomic(void) {
 
 int main(int argc, char **argv) {
     test_tokstream_header();
+    test_tokstream_encode();
     test_litpkds_header();
     test_atomic();
     return check_summary(argv[0]);

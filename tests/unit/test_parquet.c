@@ -6,7 +6,6 @@
 #include <stdlib.h>
 
 #include "check.h"
-#include "jsonl.h"
 #include "parquet.h"
 #include "parquet_internal.h"
 #include "thrift.h"
@@ -234,40 +233,6 @@ static void test_json(void) {
     out[n] = 0;
     CHECK_EQ_STR((char *)out, "\"a\\\"\\n\\u0001\xEF\xBF\xBD\""); // invalid UTF-8 -> U+FFFD
     CHECK(pq_value_json_max(&v, 0) >= n);
-}
-
-// pq_value_to_json's string escaper (with its 16-byte fast path) writes exactly what jsonl_escape
-// writes, on random bytes, random UTF-8 and special characters at every offset around a block edge.
-static void test_escape_matches_jsonl(void) {
-    static const char *const pieces[] = {"a", "\"", "\\", "\n", "\x01", "\x7f", "\xc3\xa9", "\xe4\xbd\xa0",
-                                         "\xf0\x9f\x98\x80", "\xff", "\xed\xa0\x80", "\xf0\x9f", " ", "0123456789abcdef"};
-    uint8_t in[300], ours[6 * 300 + 2], theirs[6 * 300 + 2];
-    pq_value val;
-    uint8_t not_null = 0;
-    pq_column_values v = {.num_rows = 1, .values = &val, .is_null = &not_null, .type = PQ_BYTE_ARRAY};
-    uint32_t seed = 12345;
-    int mismatches = 0;
-    for (int t = 0; t < 3000; t++) {
-        size_t n = 0;
-        while (n < 200) {
-            seed = seed * 1103515245u + 12345u;
-            uint32_t r = seed >> 8;
-            if (t % 3 == 0) in[n++] = (uint8_t)r; // raw random bytes
-            else {
-                const char *p = pieces[r % (sizeof pieces / sizeof *pieces)];
-                size_t len = strlen(p);
-                if (n + len > 200) break;
-                memcpy(in + n, p, len);
-                n += len;
-            }
-        }
-        val.str = (const char *)in;
-        val.len = (uint32_t)n;
-        size_t a = pq_value_to_json(&v, 0, ours), b = jsonl_escape(in, n, theirs);
-        if (a != b || memcmp(ours, theirs, a) != 0) mismatches++;
-        CHECK(a <= pq_value_json_max(&v, 0));
-    }
-    CHECK_EQ_INT(mismatches, 0);
 }
 
 // ---- a whole file -------------------------------------------------------------------------------
@@ -508,7 +473,6 @@ int main(int argc, char **argv) {
     test_delta();
     test_plain_and_split();
     test_json();
-    test_escape_matches_jsonl();
     test_file();
     return check_summary(argv[0]);
 }

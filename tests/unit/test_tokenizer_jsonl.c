@@ -1,12 +1,12 @@
 // test_tokenizer_jsonl: the JSON code of scout-tokenize: the JSONL field reader and the JSON string
-// writer (src/jsonl.c), and the document parser that loads tokenizer.json (src/jsondom.c).
+// writer (src/jsonl.c; tokenizer.json itself is read with jansson).
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "check.h"
-#include "jsondom.h"
 #include "jsonl.h"
+#include "utf8.h"
 
 // Parses line (a C string) for `field`; returns 0/-1 and the text in out (NUL added for comparison).
 static int get(jsonl_field *f, const char *line, char *out, size_t *len) {
@@ -160,75 +160,61 @@ static void test_escape(void) {
     jsonl_field_free(&f);
 }
 
-static void test_jsondom(void) {
-    const char *text = " {\"a\": [1, -2, 3.5e2, true, false, null, \"x\\u00e9\\ud83e\\udd99\\u0000y\"],\n"
-                       "  \"o\": {\"k\\\"q\": {}}, \"a\": \"last\", \"big\": 9223372036854775807} ";
-    jd_doc d;
-    char err[128];
-    CHECK_EQ_INT(jd_parse(&d, text, strlen(text), err, sizeof err), 0);
-    const jd_node *root = jd_root(&d);
-    CHECK_EQ_INT(root->type, JD_OBJECT);
-    CHECK_EQ_INT(root->len, 4);
-    CHECK(jd_str_is(jd_get(&d, root, "a"), "last")); // a repeated key: the last one
-    // The first "a" is still reachable by walking the members.
-    const jd_node *first = jd_at(&d, jd_at(&d, root->child)->child);
-    CHECK_EQ_INT(first->type, JD_ARRAY);
-    CHECK_EQ_INT(first->len, 7);
-    const jd_node *e = jd_at(&d, first->child);
-    int64_t v = 0;
-    CHECK(jd_int(e, &v) && v == 1);
-    e = jd_at(&d, e->next);
-    CHECK(jd_int(e, &v) && v == -2);
-    e = jd_at(&d, e->next);
-    CHECK(e->type == JD_NUMBER && !jd_int(e, &v)); // 3.5e2 is not an integer
-    e = jd_at(&d, e->next);
-    CHECK_EQ_INT(e->type, JD_TRUE);
-    e = jd_at(&d, e->next);
-    CHECK_EQ_INT(e->type, JD_FALSE);
-    e = jd_at(&d, e->next);
-    CHECK_EQ_INT(e->type, JD_NULL);
-    e = jd_at(&d, e->next);
-    CHECK(e->type == JD_STRING && e->len == 9 && memcmp(e->s, "x\xC3\xA9\xF0\x9F\xA6\x99\0y", 9) == 0);
-    CHECK(e->next == 0);
-    const jd_node *o = jd_get(&d, root, "o");
-    CHECK(o && o->type == JD_OBJECT);
-    CHECK(jd_get(&d, o, "k\"q") != NULL && jd_get(&d, o, "k\"q")->type == JD_OBJECT);
-    CHECK(jd_get(&d, o, "missing") == NULL);
-    CHECK(jd_int(jd_get(&d, root, "big"), &v) && v == INT64_MAX);
-    jd_free(&d);
-    // Errors name line and column.
-    static const struct {
-        const char *text, *expect;
-    } bad[] = {
-        {"", "expected a value at line 1, column 1"},
-        {"{\"a\":1,}", "expected a string key"},
-        {"[1 2]", "expected ',' or ']'"},
-        {"{\"a\" 1}", "expected ':'"},
-        {"\n\n  [01]", "expected ',' or ']' at line 3, column 5"},
-        {"\"a\tb\"", "raw control character"},
-        {"\"\\q\"", "invalid escape"},
-        {"\"\\u12\"", "four hex digits"},
-        {"\"abc", "unterminated string"},
-        {"nul", "unexpected word"},
-        {"{} {}", "text after the end"},
-        {"-", "bad number"},
-        {"1.e5", "bad number"},
-    };
-    for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
-        int rc = jd_parse(&d, bad[i].text, strlen(bad[i].text), err, sizeof err);
-        CHECK_EQ_INT(rc, -1);
-        if (rc == -1 && !strstr(err, bad[i].expect)) fprintf(stderr, "  \"%s\": \"%s\" lacks \"%s\"\n", bad[i].text, err, bad[i].expect);
-        CHECK(rc == -1 && strstr(err, bad[i].expect) != NULL);
-        jd_free(&d);
+// The escaper written the plain way, one byte at a time: what jsonl_escape's 16-byte path must equal.
+static size_t ref_escape(const uint8_t *s, size_t n, uint8_t *out) {
+    size_t o = 0;
+    out[o++] = '"';
+    for (size_t i = 0; i < n;) {
+        uint8_t c = s[i];
+        uint32_t cp;
+        int len = utf8_decode(s + i, n - i, &cp);
+        const char *esc = c == '"' ? "\\\"" : c == '\\' ? "\\\\" : c == '\n' ? "\\n" : c == '\t' ? "\\t"
+                        : c == '\r' ? "\\r" : c == '\b' ? "\\b" : c == '\f' ? "\\f" : NULL;
+        if (esc) {
+            memcpy(out + o, esc, 2), o += 2, i++;
+        } else if (c < 0x20) {
+            o += (size_t)sprintf((char *)out + o, "\\u%04x", c), i++;
+        } else if (len == 0) {
+            memcpy(out + o, "\xEF\xBF\xBD", 3), o += 3, i++;
+        } else {
+            memcpy(out + o, s + i, (size_t)len), o += (size_t)len, i += (size_t)len;
+        }
     }
-    // Deep nesting is refused, not a stack overflow.
-    size_t depth = 100000;
-    char *deep = malloc(depth + 1);
-    memset(deep, '[', depth);
-    CHECK_EQ_INT(jd_parse(&d, deep, depth, err, sizeof err), -1);
-    CHECK(strstr(err, "nested too deeply") != NULL);
-    jd_free(&d);
-    free(deep);
+    out[o++] = '"';
+    return o;
+}
+
+// jsonl_escape equals the plain escaper on random bytes, random UTF-8 and special characters at every
+// offset around a 16-byte block edge, and stays within JSONL_ESCAPED_MAX.
+static void test_escape_fast_path(void) {
+    static const char *const pieces[] = {"a", "\"", "\\", "\n", "\x01", "\x7f", "\xc3\xa9", "\xe4\xbd\xa0",
+                                         "\xf0\x9f\x98\x80", "\xff", "\xed\xa0\x80", "\xf0\x9f", " ", "0123456789abcdef"};
+    static uint8_t in[300], ours[JSONL_ESCAPED_MAX(300) + 16], ref[JSONL_ESCAPED_MAX(300)];
+    uint32_t seed = 12345;
+    int mismatches = 0, overruns = 0;
+    for (int t = 0; t < 3000; t++) {
+        size_t n = 0, cap = (size_t)t % 260; // every length up to 259, not only full blocks
+        while (n < cap) {
+            seed = seed * 1103515245u + 12345u;
+            uint32_t r = seed >> 8;
+            if (t % 3 == 0) {
+                in[n++] = (uint8_t)r; // raw random bytes
+                continue;
+            }
+            const char *p = pieces[r % (sizeof pieces / sizeof *pieces)];
+            size_t len = strlen(p);
+            if (n + len > cap) break;
+            memcpy(in + n, p, len);
+            n += len;
+        }
+        memset(ours + JSONL_ESCAPED_MAX(n), 0xA5, 16); // a guard band just past the promised room
+        size_t a = jsonl_escape(in, n, ours), b = ref_escape(in, n, ref);
+        if (a != b || memcmp(ours, ref, a) != 0) mismatches++;
+        for (int k = 0; k < 16; k++) overruns += ours[JSONL_ESCAPED_MAX(n) + (size_t)k] != 0xA5;
+        CHECK(a <= JSONL_ESCAPED_MAX(n));
+    }
+    CHECK_EQ_INT(mismatches, 0);
+    CHECK_EQ_INT(overruns, 0);
 }
 
 int main(int argc, char **argv) {
@@ -236,6 +222,6 @@ int main(int argc, char **argv) {
     test_valid();
     test_invalid();
     test_escape();
-    test_jsondom();
+    test_escape_fast_path();
     return check_summary(argv[0]);
 }
