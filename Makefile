@@ -46,7 +46,7 @@ ifeq ($(CUDA),1)
   endif
 endif
 
-.PHONY: all clean deps test test-unit test-bats test-gpu demo bench-pack bench-tokenize bench-parquet bench-fetch fuzz-parquet
+.PHONY: all clean deps test test-unit test-bats test-gpu demo bench-pack bench-tokenize bench-parquet bench-fetch bench-train fuzz-parquet
 all: $(TOOLS)
 
 # rm first: `ar rcs` alone never drops the object of a deleted source file.
@@ -114,6 +114,9 @@ build/tests/parquet-cat: tests/parquet-cat.c build/libscout.a
 
 bench-parquet: deps all build/tests/parquet-cat
 	@scripts/bench-parquet.sh
+
+bench-train: all
+	@scripts/bench-train.sh
 
 bench-fetch: deps all
 	@scripts/bench-fetch.sh

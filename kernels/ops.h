@@ -387,6 +387,15 @@ typedef struct scout_backend {
 
     void (*add)(void *out, const void *a, const void *b, size_t n);
     void (*copy_rows)(void *dst, int dst_stride, const void *src, int src_stride, int rows, int cols);
+
+    // Optional slots: NULL where a backend has no use for them (the CPU backend), and callers then do without.
+    // The forward copy of `n` master weights rounded exactly as adamw_step rounds it with `seed`, so that a run
+    // resumed from fp32 master weights reads the same forward weights as the uninterrupted one. NULL where the
+    // forward reads the master itself.
+    void (*f32_to_act_seeded)(void *dst, const float *src, size_t n, uint32_t seed);
+    // cross_entropy_forward and cross_entropy_backward in one pass over the logits (dlogits may alias logits).
+    void (*cross_entropy_fused)(float *losses, void *dlogits, const void *logits, const int32_t *targets,
+                                float dloss, int N, int V);
 } scout_backend;
 
 // The fp32 CPU backend (kernels/cpu/backend_cpu.c).

@@ -2,18 +2,30 @@
 # scripts/gpu-check.sh: everything one call on a GPU machine should do for the CUDA op library, logs under $OUT.
 #
 #   scripts/gpu-check.sh --build        (here, no GPU needed) build self-contained test and benchmark binaries
-#                                       into build/gpu-dev/, to carry to the GPU machine
-#   scripts/gpu-check.sh [STEPS]        (on the GPU machine) STEPS from: info test bench sanitize (default: info
-#                                       test bench); OUT=dir for the logs (default build/gpu-check)
+#                                       into build/gpu-dev/, to carry to the GPU machine; then --build-train
+#   scripts/gpu-check.sh --build-train  (here, after `make`) self-contained scout-train and tests/gpu/test_gpu_train,
+#                                       the training data of the train step and the shards of bench-train, packed
+#                                       into build/gpu-train.tar.gz (carry that one file: the static binaries are
+#                                       too large to carry unpacked); unpacked on the GPU machine when needed
+#   scripts/gpu-check.sh [STEPS]        (on the GPU machine) STEPS from: info test bench sanitize train bench-train
+#                                       profile-train
+#                                       (default: info test bench); OUT=dir for the logs (default build/gpu-check)
 #
 # info: nvidia-smi, driver, clocks. test: tests/gpu/test_gpu_ops, one process per op group (a fatal error in one
 # op cannot hide the others), every CUDA op against the CPU op. bench: tests/gpu/bench_gpu, the two ceilings
 # (device-to-device copy, cuBLASLt bf16 GEMM) and every attention / scan kernel at the scout_swa_470m and
 # scout_mamba_430m shapes. sanitize: compute-sanitizer memcheck and racecheck on the small shapes of the
-# attention, scan and reduction ops.
+# attention, scan and reduction ops. train: tests/gpu/test_gpu_train (the trainer on the GPU against the CPU:
+# losses within 2%, bit-identical rerun and resume, checkpoints across devices), then scout-train --device cuda
+# end to end on packed English (tiny SCOUT-SWA and SCOUT-Mamba: a run with validation and checkpoints, its
+# resume from the middle checkpoint compared bit for bit, and the SWA checkpoint continued with --device cpu).
+# bench-train: scripts/bench-train.sh (tokens/s, step time, peak memory, MFU of the 470M-class models), its runs
+# stopped at DEADLINE. profile-train: scout-train with SCOUT_CUDA_PROFILE=1 (GPU time per op and shape).
 #
 # The binaries link the CUDA runtime statically and cuBLASLt dynamically, and use a plain sgemm instead of
-# OpenBLAS for the CPU reference (tests/gpu/fallback), so they need only libc and the toolkit's libcublasLt. When
+# OpenBLAS for the CPU reference (tests/gpu/fallback), so they need only libc and the toolkit's libcublasLt.
+# scout-train and test_gpu_train (--build-train) link OpenBLAS (with libgfortran and libquadmath), jansson, zstd,
+# snappy, zlib and libcrypto statically too, from the libraries `make` built here. When
 # the carried binaries do not start there (a missing library), they are rebuilt on the spot with that machine's
 # nvcc. Exit status: non-zero when a test failed or a step could not run.
 set -uo pipefail
@@ -58,8 +70,51 @@ build() {
     echo "gpu-check: built $out/test_gpu_ops and $out/bench_gpu"
 }
 
+# build_train DIR TARBALL: scout-train and test_gpu_train from make's build/libscout.a and build/libscoutk.a (CUDA
+# objects included), linked self-contained; the tokens of the train and bench-train steps; all of it in TARBALL.
+build_train() {
+    local out=$1 tarball=$2 nvcc cuda_home
+    nvcc=$(find_nvcc)
+    [ -n "$nvcc" ] || { echo "gpu-check: no nvcc to build with" >&2; return 1; }
+    cuda_home=$(dirname "$(dirname "$nvcc")")
+    make -s build/libscout.a build/libscoutk.a bin/scout-pack bin/scout-tokenize || return 1
+    ar t build/libscoutk.a | grep -q 'backend_cuda' || { echo "gpu-check: build/libscoutk.a has no CUDA objects (CUDA=0?)" >&2; return 1; }
+    mkdir -p "$out/obj"
+    local cflags=(-std=gnu11 -D_GNU_SOURCE -DSCOUT_CUDA=1 -Isrc -Ikernels -I/usr/include/x86_64-linux-gnu/openblas-pthread
+                  -I"$cuda_home/include" -O2 -g -Wall -Wextra -Wshadow -Wno-unused-parameter)
+    gcc "${cflags[@]}" -c src/cmd/scout-train.c -o "$out/obj/scout-train.o" || return 1
+    gcc "${cflags[@]}" -Itests/unit -c tests/gpu/test_gpu_train.c -o "$out/obj/test_gpu_train.o" || return 1
+    local blas=/usr/lib/x86_64-linux-gnu/openblas-pthread/libopenblas.a
+    [ -f "$blas" ] || { echo "gpu-check: no static OpenBLAS at $blas" >&2; return 1; }
+    local libs=(build/libscout.a build/libscoutk.a -Wl,-Bstatic -ljansson -lzstd -lsnappy -lz -lcrypto "$blas" -lgfortran
+                -lquadmath -Wl,-Bdynamic -L"$cuda_home/lib64" -lcublasLt -lcudart_static -lrt -lpthread -ldl
+                -static-libstdc++ -static-libgcc -lm)
+    local prog
+    for prog in scout-train test_gpu_train; do
+        g++ -o "$out/$prog" "$out/obj/$prog.o" "${libs[@]}" || return 1
+        strip "$out/$prog"
+    done
+    # The train step's data: Moby-Dick through the Mistral tokenizer when they are here, else synthetic tokens.
+    rm -rf "$out/train-data" && mkdir -p "$out/train-data"
+    if [ -f data/tokenizers/mistral.json ] && [ -f data/corpora/moby-dick.jsonl ]; then
+        bin/scout-tokenize -q -t data/tokenizers/mistral.json data/corpora/moby-dick.jsonl > "$out/train-data/tokens.bin"
+    else
+        python3 tests/ref/gen_tokens.py "$out/train-data/tokens.bin" 300000 --vocab 32000 --mean-doc 2000
+    fi || return 1
+    bin/scout-pack -q --block 64 --val-fraction 0.05 -o "$out/train-data" "$out/train-data/tokens.bin" || return 1
+    rm -f "$out/train-data/tokens.bin"
+    BENCH_DATA="$out/bench-data" scripts/bench-train.sh --data-only --shapes "8x2048 2x8192 1x32768" || return 1
+    tar -C "$(dirname "$out")" -czf "$tarball" "$(basename "$out")/scout-train" "$(basename "$out")/test_gpu_train" \
+        "$(basename "$out")/train-data" "$(basename "$out")/bench-data" || return 1
+    echo "gpu-check: built $out/scout-train and $out/test_gpu_train; carry $tarball ($(du -h "$tarball" | cut -f1))"
+}
+
 if [ "${1:-}" = "--build" ]; then
-    build build/gpu-dev
+    build build/gpu-dev && build_train build/gpu-dev build/gpu-train.tar.gz
+    exit $?
+fi
+if [ "${1:-}" = "--build-train" ]; then
+    build_train build/gpu-dev build/gpu-train.tar.gz
     exit $?
 fi
 
@@ -79,14 +134,62 @@ lt=$(ls /usr/local/cuda*/lib64/libcublasLt.so.1* 2>/dev/null | head -1)
 export LD_LIBRARY_PATH="${libdirs}${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
 
 # The carried binaries, or a build on the spot: "--usage" makes them print usage and exit 2 without touching the
-# GPU; any other status (127: a library the loader cannot find) means they cannot run here.
+# GPU; any other status (127: a library the loader cannot find) means they cannot run here. Only the steps that
+# use test_gpu_ops / bench_gpu need them.
 BIN=build/gpu-dev
-"$BIN/test_gpu_ops" --usage >/dev/null 2>&1
-if [ $? -ne 2 ]; then
-    echo "gpu-check: carried binaries do not run here ($(ldd "$BIN/test_gpu_ops" 2>&1 | grep -m1 'not found')); building"
-    BIN=/tmp/gpu-dev
-    build "$BIN" > "$OUT/build.log" 2>&1 || { cat "$OUT/build.log"; exit 1; }
+case " ${steps[*]} " in
+*" test "* | *" bench "* | *" sanitize "*)
+    "$BIN/test_gpu_ops" --usage >/dev/null 2>&1
+    if [ $? -ne 2 ]; then
+        echo "gpu-check: carried binaries do not run here ($(ldd "$BIN/test_gpu_ops" 2>&1 | grep -m1 'not found')); building"
+        BIN=/tmp/gpu-dev
+        build "$BIN" > "$OUT/build.log" 2>&1 || { cat "$OUT/build.log"; exit 1; }
+    fi
+    ;;
+esac
+# The train binaries come packed (--build-train); they cannot be rebuilt there (no OpenBLAS, no jansson).
+TBIN=build/gpu-dev
+if [ ! -x "$TBIN/scout-train" ] && [ -f build/gpu-train.tar.gz ]; then
+    tar -C build -xzf build/gpu-train.tar.gz || echo "gpu-check: cannot unpack build/gpu-train.tar.gz"
 fi
+
+# The deterministic fields of a metrics file, one line per step after step $2: step, tokens, loss, lr, grad_norm,
+# val_loss.
+losses_after() { sed -E 's/"tok_per_s": [^,]*, "mfu": [^,}]*//' "$1" | awk -v from="$2" -F'[:,]' '$2 + 0 > from'; }
+
+# The train step's scout-train runs (see the header), logs on stdout; returns non-zero when a check failed.
+train_e2e() {
+    local T="$TBIN/scout-train" D="$TBIN/train-data" R=/tmp/gpu-check-train rc=0 cfg dev=${TRAIN_DEVICE:-cuda}
+    rm -rf "$R"
+    for cfg in scout_swa_tiny scout_mamba_tiny; do
+        local recipe=(--model "configs/$cfg.json" --data "$D/train_*.bin" --val-data "$D/val_*.bin" --val-every 20
+                      --val-batches 4 --seq-len 64 --global-batch 16 --micro-batch 8 --tokens 40960 --lr 2e-3
+                      --warmup 10% --save-every 20)
+        echo "== $cfg: 40 steps on cuda"
+        "$T" --device "$dev" "${recipe[@]}" -o "$R/$cfg/full" 2>&1 || rc=1
+        grep '"val_loss"' "$R/$cfg/full/metrics.jsonl"
+        echo "== $cfg: resumed on cuda from step 20"
+        mkdir -p "$R/$cfg/cut" && cp -r "$R/$cfg/full/step_00000020" "$R/$cfg/cut/"
+        "$T" --device "$dev" --resume "$R/$cfg/cut/step_00000020" -q || rc=1
+        if cmp -s <(losses_after "$R/$cfg/full/metrics.jsonl" 20) <(losses_after "$R/$cfg/cut/metrics.jsonl" 20) &&
+            cmp -s "$R/$cfg/full/step_00000040/model.safetensors" "$R/$cfg/cut/step_00000040/model.safetensors"; then
+            echo "$cfg: cuda resume: steps 21-40 and final weights bit-identical ok"
+        else
+            echo "$cfg: cuda resume: differs FAIL"
+            diff <(losses_after "$R/$cfg/full/metrics.jsonl" 20) <(losses_after "$R/$cfg/cut/metrics.jsonl" 20) | head -6
+            rc=1
+        fi
+    done
+    echo "== scout_swa_tiny: the cuda checkpoint of step 20 continued with --device cpu"
+    mkdir -p "$R/cpu" && cp -r "$R/scout_swa_tiny/full/step_00000020" "$R/cpu/"
+    "$T" --device cpu --resume "$R/cpu/step_00000020" -q || rc=1
+    paste -d' ' <(losses_after "$R/scout_swa_tiny/full/metrics.jsonl" 20) <(losses_after "$R/cpu/metrics.jsonl" 20) |
+        grep -o '"loss": [0-9.e+-]*' | awk '{print $2}' | paste - - |
+        awk '{r = ($1 - $2) / $2; if (r < 0) r = -r; if (r > w) w = r; n++} END {
+                 printf "scout_swa_tiny: cuda -> cpu resume: %d losses, max rel diff to the cuda run %.2e %s\n", n, w,
+                        (n == 20 && w <= 0.02) ? "ok" : "FAIL"; exit !(n == 20 && w <= 0.02)}' || rc=1
+    return $rc
+}
 
 for step in "${steps[@]}"; do
     case "$step" in
@@ -147,8 +250,54 @@ for step in "${steps[@]}"; do
         done
         grep -E "ERROR SUMMARY|RACECHECK SUMMARY" "$OUT/sanitize.log" | sort | uniq -c
         ;;
+    train)
+        if [ ! -x "$TBIN/test_gpu_train" ]; then
+            echo "train: no $TBIN/test_gpu_train (scripts/gpu-check.sh --build-train here, carry build/gpu-train.tar.gz)" |
+                tee "$OUT/train.log"
+            status=1
+            continue
+        fi
+        timeout 200 "$TBIN/test_gpu_train" > "$OUT/train-test.log" 2>&1
+        rc=$?
+        grep -E 'max rel|FAIL|passed|FAILED|error' "$OUT/train-test.log"
+        echo "test_gpu_train: rc=$rc"
+        [ $rc -eq 0 ] || status=1
+        train_e2e > "$OUT/train.log" 2>&1 || status=1
+        grep -E ' ok$|FAIL|error|val_loss|peak device' "$OUT/train.log"
+        ;;
+    profile-train)
+        # scout-train under SCOUT_CUDA_PROFILE=1 (GPU time per table op and shape, TFLOP/s of the matrix products)
+        # for PROFILE_RUNS="model:BxT ..." (default: the three 8x2048 runs and scout_swa_470m at 1x32768), 4 steps.
+        : > "$OUT/profile.log"
+        for pr in ${PROFILE_RUNS:-scout_swa_470m:8x2048 scout_mamba_430m:8x2048 qwen2_340m:8x2048 scout_swa_470m:1x32768}; do
+            m=${pr%%:*} shape=${pr#*:}
+            B=${shape%x*} T=${shape#*x}
+            if [ $SECONDS -ge "${DEADLINE:-540}" ]; then
+                echo "== $m $shape: skipped (deadline)" | tee -a "$OUT/profile.log"
+                continue
+            fi
+            echo "== $m $shape" >> "$OUT/profile.log"
+            SCOUT_CUDA_PROFILE=1 timeout 120 "$TBIN/scout-train" --device cuda --model "configs/$m.json" \
+                --data "$TBIN/bench-data/b$T/train_*.bin" --seq-len "$T" --micro-batch "$B" --global-batch "$B" \
+                --tokens $((4 * B * T)) --warmup 0 ${SCOUT_PEAK_TFLOPS:+--peak-tflops "$SCOUT_PEAK_TFLOPS"} \
+                >> "$OUT/profile.log" 2>&1 || status=1
+        done
+        grep -E '^==|scout-cuda profile|step 4/4' "$OUT/profile.log"
+        ;;
+    bench-train)
+        # Runs start until DEADLINE minus a minute (one run of a 470M model takes about that); BENCH_SHAPES,
+        # BENCH_MODELS, BENCH_STEPS pass through.
+        left=$((${DEADLINE:-540} - SECONDS))
+        bargs=(--deadline $((left > 60 ? left - 60 : 1)))
+        [ -n "${BENCH_SHAPES:-}" ] && bargs+=(--shapes "$BENCH_SHAPES")
+        [ -n "${BENCH_MODELS:-}" ] && bargs+=(--models "$BENCH_MODELS")
+        [ -n "${BENCH_STEPS:-}" ] && bargs+=(--steps "$BENCH_STEPS")
+        SCOUT_TRAIN="$TBIN/scout-train" BENCH_DATA="$TBIN/bench-data" OUT=/tmp/gpu-check-bench \
+            scripts/bench-train.sh "${bargs[@]}" 2>&1 | tee "$OUT/bench-train.log"
+        [ "${PIPESTATUS[0]}" -eq 0 ] || status=1
+        ;;
     *)
-        echo "gpu-check: unknown step $step (info test bench sanitize)" >&2
+        echo "gpu-check: unknown step $step (info test bench sanitize train bench-train profile-train)" >&2
         status=2
         ;;
     esac

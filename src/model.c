@@ -241,9 +241,14 @@ static void head(model *m, int N, int with_loss, float *logits_out, float dloss)
             be->download(logits_out + (size_t)r0 * V, src, (size_t)rows * V * sizeof(float));
         }
         if (!with_loss) continue;
-        be->cross_entropy_forward(a->losses + r0, a->logits, a->targets + r0, rows, V);
+        if (dloss > 0.0f && be->cross_entropy_fused) {
+            // Losses and dlogits in one pass over the logits (llm.c's fused classifier).
+            be->cross_entropy_fused(a->losses + r0, a->logits, a->logits, a->targets + r0, dloss, rows, V);
+        } else {
+            be->cross_entropy_forward(a->losses + r0, a->logits, a->targets + r0, rows, V);
+            if (dloss > 0.0f) be->cross_entropy_backward(a->logits, a->logits, a->targets + r0, dloss, rows, V);
+        }
         if (dloss > 0.0f) {
-            be->cross_entropy_backward(a->logits, a->logits, a->targets + r0, dloss, rows, V);
             be->linear_backward(row_at(m, m->gacts.dnorm, (size_t)r0, (size_t)H), gW, NULL, a->logits, x, W, m->ws,
                                 rows, H, V);
         }
@@ -316,6 +321,22 @@ float model_grad_norm(model *m) {
     return m->be->global_norm(t, n, 1, m->ws);
 }
 
+// Seed of the stochastic rounding of tensor i's forward copy at AdamW step `step` (CUDA): a pure function of
+// (step, tensor), so a resumed run rounds exactly as the uninterrupted one.
+static uint32_t rounding_seed(int step, int i) {
+    return (uint32_t)((uint64_t)step * 0x9E3779B1u) ^ (uint32_t)(i * 0x85EBCA6Bu);
+}
+
+void model_round_weights(model *m, int step) {
+    const scout_backend *be = m->be;
+    if (m->weights == (void *)m->master || step < 1 || !be->f32_to_act_seeded) return;
+    for (int i = 0; i < m->pt.n; i++) {
+        const param_tensor *t = &m->pt.t[i];
+        be->f32_to_act_seeded((char *)m->weights + t->offset * be->act_size, m->master + t->offset, t->numel,
+                              rounding_seed(step, i));
+    }
+}
+
 float model_update(model *m, const adamw_config *oc, float lr, int step) {
     const scout_backend *be = m->be;
     const float norm = model_grad_norm(m);
@@ -325,11 +346,8 @@ float model_update(model *m, const adamw_config *oc, float lr, int step) {
         const param_tensor *t = &m->pt.t[i];
         const float wd = oc->no_decay_1d && t->is_1d ? 0.0f : oc->weight_decay;
         void *w = (char *)m->weights + t->offset * be->act_size;
-        // Seed of the stochastic rounding of the forward copy (CUDA): a pure function of (step, tensor),
-        // so a resumed run rounds exactly as the uninterrupted one.
-        const uint32_t seed = (uint32_t)((uint64_t)step * 0x9E3779B1u) ^ (uint32_t)(i * 0x85EBCA6Bu);
         be->adamw_step(m->master + t->offset, w, m->grads + t->offset, m->adam_m + t->offset, m->adam_v + t->offset,
-                       t->numel, lr, oc->beta1, oc->beta2, oc->eps, wd, scale, step, seed);
+                       t->numel, lr, oc->beta1, oc->beta2, oc->eps, wd, scale, step, rounding_seed(step, i));
     }
     return norm;
 }

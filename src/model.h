@@ -155,6 +155,11 @@ void model_set_params(model *m, const float *host_params);
 void model_get_params(const model *m, float *host_params);
 // Copies the master weights into the forward copy: after every change of master outside AdamW.
 void model_sync_weights(model *m);
+// Re-rounds the forward copy from the master exactly as AdamW step `step` left it (CUDA: the stochastic
+// rounding with that step's seeds): after loading the master of a checkpoint written after step `step`, so
+// that the resumed run reads the weights the uninterrupted one read. No-op where the forward reads the master
+// (CPU) or for step < 1 (a fresh init is rounded to nearest by model_sync_weights).
+void model_round_weights(model *m, int step);
 
 // Forward over inputs [B, T] (host ids, each < V). With targets [B, T] (host) returns the mean
 // cross-entropy over the B*T positions (else 0). logits_out: NULL, or a host buffer [B*T, V] that

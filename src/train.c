@@ -17,6 +17,11 @@
 #include "progress.h"
 #include "sig.h"
 #include "xio.h"
+#ifdef SCOUT_CUDA
+#include <cuda_runtime_api.h>
+
+#include "cuda/ops_cuda.cuh"
+#endif
 
 #define TRAINER_FORMAT "scout-train"
 #define TRAINER_VERSION 1
@@ -215,6 +220,9 @@ static void start_state(run *R, const char *ckpt_dir, json_t *trainer) {
     if (ckpt_dir) {
         ckpt_load_state(ckpt_dir, &R->m);
         R->step = (uint64_t)json_integer_value(json_object_get(trainer, "step"));
+        // The forward copy (bf16 on CUDA) as the last AdamW step rounded it, not rounded afresh from the master:
+        // the resumed run then equals the uninterrupted one bit for bit on the GPU too. No-op on the CPU.
+        model_round_weights(&R->m, (int)R->step);
         char err[512];
         if (data_cursor_from_json(&R->data, json_object_get(trainer, "data"), err, sizeof err) != 0)
             die(SCOUT_EXIT_DATA, "%s: cannot continue the data stream: %s", ckpt_dir, err);
@@ -296,6 +304,40 @@ static void print_start(const run *R) {
     log_info("data: %s; activations %.1f MiB", R->data_source, (double)R->m.act_bytes / (1 << 20));
     if (!strcmp(R->m.be->name, "cpu"))
         log_info("device: cpu, %d threads, OpenBLAS %s kernels", openblas_get_num_threads(), openblas_get_corename());
+#ifdef SCOUT_CUDA
+    if (!strcmp(R->m.be->name, "cuda")) {
+        struct cudaDeviceProp prop;
+        int dev = 0;
+        const char *name = cudaGetDevice(&dev) == cudaSuccess && cudaGetDeviceProperties(&prop, dev) == cudaSuccess
+                               ? prop.name : "?";
+        size_t live;
+        scout_cuda_alloc_stats(&live, NULL);
+        log_info("device: cuda %d (%s), bf16 activations and forward weights, fp32 master, moments and gradients; "
+                 "%.2f GiB allocated", dev, name, (double)live / (1 << 30));
+    }
+#endif
+}
+
+// The device memory report at the end of a run (CUDA): everything is allocated up front, so what is held now
+// is the peak of the run.
+static void print_memory(const run *R) {
+#ifdef SCOUT_CUDA
+    if (!strcmp(R->m.be->name, "cuda")) {
+        size_t live, peak;
+        scout_cuda_alloc_stats(&live, &peak);
+        log_info("peak device memory: %.2f GiB allocated by the model (parameters, optimizer, activations, workspace); "
+                 "%.2f GiB in use on the device", (double)peak / (1 << 30), (double)scout_cuda_device_used() / (1 << 30));
+    }
+#else
+    (void)R;
+#endif
+}
+
+const char *train_default_device(void) {
+#ifdef SCOUT_CUDA
+    if (scout_cuda_device_count() > 0) return "cuda";
+#endif
+    return "cpu";
 }
 
 // Everything before the first step: backend, checkpoint, recipe, config, model, data, state, reports.
@@ -305,8 +347,17 @@ static void setup(run *R, train_options *o) {
     R->rc = o->rc;
     R->unigram = -1.0;
 
-    const scout_backend *be = scout_backend_get(o->device ? o->device : "cpu");
-    if (!be) die(SCOUT_EXIT_USAGE, "--device %s: not available in this build", o->device);
+    if (!o->device) o->device = train_default_device();
+    const scout_backend *be = scout_backend_get(o->device);
+    if (!be) {
+        if (!strcmp(o->device, "cuda"))
+            die(SCOUT_EXIT_USAGE, "--device cuda: this build has no CUDA (built without nvcc, or with CUDA=0)");
+        die(SCOUT_EXIT_USAGE, "--device %s: unknown device (cpu, cuda)", o->device);
+    }
+#ifdef SCOUT_CUDA
+    if (!strcmp(be->name, "cuda") && scout_cuda_device_count() < 1)
+        die(SCOUT_EXIT_USAGE, "--device cuda: no CUDA device is visible (no GPU, or no driver)");
+#endif
     if (!strcmp(be->name, "cpu")) {
         // Matrix products on every core unless OPENBLAS_NUM_THREADS says otherwise; results are reproducible
         // for a given thread count.
@@ -392,6 +443,9 @@ static int train_loop(run *R) {
     const double peak = o->peak_tflops > 0 ? o->peak_tflops * 1e12 : 0.0;
     const double tokens_per_step = (double)R->rc.global_batch * R->rc.seq_len;
     int dir_made = 0;
+#ifdef SCOUT_CUDA
+    int first_step = 1;
+#endif
     sig_install_flag();
     while (R->step < R->sch.steps) {
         const double t0 = now_seconds();
@@ -410,6 +464,12 @@ static int train_loop(run *R) {
         const double dt = now_seconds() - t0;
         rec.tok_per_s = tokens_per_step / dt;
         if (peak > 0) rec.mfu = R->flops_per_token * rec.tok_per_s / peak;
+#ifdef SCOUT_CUDA
+        // SCOUT_CUDA_PROFILE: the per-op table leaves out this process's first step (lazy module loading,
+        // cuBLASLt's caches).
+        if (!strcmp(R->m.be->name, "cuda") && first_step) scout_cuda_profile_reset();
+        first_step = 0;
+#endif
         // The run directory appears with the first step's record: a run that fails before it leaves nothing.
         if (R->out_dir && !dir_made) ckpt_make_dir(R->out_dir), dir_made = 1;
         metrics_write(&R->metrics, &rec);
@@ -430,6 +490,7 @@ int train_run(train_options *o) {
     run R;
     setup(&R, o);
     const int exit_code = train_loop(&R);
+    print_memory(&R);
     metrics_close(&R.metrics);
     if (exit_code == SCOUT_EXIT_OK && R.has_val && R.unigram >= 0)
         log_info("final validation loss %.4f nats, unigram entropy of the training tokens %.4f nats: %s",

@@ -40,7 +40,7 @@ typedef struct train_options {
     const char *metrics_path; // --metrics (default: <out_dir>/metrics.jsonl)
     double peak_tflops;       // for MFU; <= 0: unknown
     int report_unigram;       // print the unigram entropy of the training tokens
-    const char *device;       // "cpu"
+    const char *device;       // "cpu", "cuda", or NULL: train_default_device()
     int argc;
     char **argv;              // the whole command line, kept in trainer.json
 } train_options;
@@ -51,6 +51,10 @@ typedef struct train_options {
 // AVX2), this names the right kernel set in the environment and re-executes the program with argv, once.
 // Call it first thing in main, before anything has side effects. No-op otherwise.
 void train_fix_blas_kernels(char **argv);
+
+// The device a run uses when --device is not given: "cuda" when this build has CUDA and a GPU is visible,
+// else "cpu".
+const char *train_default_device(void);
 
 // Runs a training job; returns the exit code (0, or 130 / 143 after a signal and its checkpoint). Every
 // error dies with its DESIGN.md code.

@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "ops.h"
+#include "ops_cpu.h"
 
 // ---- memory: host memory, 64-byte aligned so rows start on cache lines ----------------------------------
 
@@ -111,6 +112,10 @@ static void ce_fwd(float *losses, const void *logits, const int32_t *targets, in
 static void ce_bwd(void *dlogits, const void *logits, const int32_t *targets, float dloss, int N, int V) {
     cross_entropy_backward_cpu(dlogits, logits, targets, dloss, N, V);
 }
+static void ce_fused(float *losses, void *dlogits, const void *logits, const int32_t *targets, float dloss, int N,
+                     int V) {
+    cross_entropy_fused_cpu(losses, dlogits, logits, targets, dloss, N, V);
+}
 
 // The forward reads fp32 weights, so the "forward copy" is the master itself or a plain copy of it; there is
 // nothing to round, and the seed is unused.
@@ -168,6 +173,7 @@ static const scout_backend cpu_backend = {
     .swiglu_backward = swiglu_bwd,
     .cross_entropy_forward = ce_fwd,
     .cross_entropy_backward = ce_bwd,
+    .cross_entropy_fused = ce_fused,
     .adamw_step = adamw,
     .global_norm = global_norm_cpu,
     .global_norm_workspace_size = global_norm_workspace_size_cpu,

@@ -4,22 +4,28 @@
 #include "ops.h"
 
 // Rotates every head of every token by the angles (pos0 + t) * inv_freq[j]; sign = +1 forward, -1 backward
-// (a rotation's transpose is the rotation by the negative angle).
+// (a rotation's transpose is the rotation by the negative angle). The frequencies are computed once per call
+// and the cos / sin of one position once for all its heads; the rotation itself is a contiguous loop over j
+// that vectorises. Every value is computed as before, element by element, so the results are unchanged.
 static void rope_rotate(float *x, int B, int T, int n_heads, int d, int pos0, float theta, float sign) {
-    int half = d / 2;
+    const int half = d / 2;
+    float inv_freq[half > 0 ? half : 1], c[half > 0 ? half : 1], s[half > 0 ? half : 1];
+    // fp32 exactly as Hugging Face forms it: inv_freq = 1 / theta^(2j/d), angle = pos * inv_freq.
+    for (int j = 0; j < half; j++) inv_freq[j] = 1.0f / powf(theta, (float)(2 * j) / (float)d);
     for (int t = 0; t < T; t++) {
         for (int j = 0; j < half; j++) {
-            // fp32 exactly as Hugging Face forms it: inv_freq = 1 / theta^(2j/d), angle = pos * inv_freq.
-            float inv_freq = 1.0f / powf(theta, (float)(2 * j) / (float)d);
-            float angle = (float)(pos0 + t) * inv_freq;
-            float c = cosf(angle), s = sign * sinf(angle);
-            for (int b = 0; b < B; b++) {
-                float *row = x + ((size_t)b * T + t) * n_heads * d;
-                for (int h = 0; h < n_heads; h++) {
-                    float *xh = row + (size_t)h * d;
-                    float x1 = xh[j], x2 = xh[j + half];
-                    xh[j] = x1 * c - x2 * s;
-                    xh[j + half] = x2 * c + x1 * s;
+            float angle = (float)(pos0 + t) * inv_freq[j];
+            c[j] = cosf(angle);
+            s[j] = sign * sinf(angle);
+        }
+        for (int b = 0; b < B; b++) {
+            float *row = x + ((size_t)b * T + t) * n_heads * d;
+            for (int h = 0; h < n_heads; h++) {
+                float *x1 = row + (size_t)h * d, *x2 = x1 + half;
+                for (int j = 0; j < half; j++) {
+                    float a = x1[j], e = x2[j];
+                    x1[j] = a * c[j] - e * s[j];
+                    x2[j] = e * c[j] + a * s[j];
                 }
             }
         }

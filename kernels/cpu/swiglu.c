@@ -2,6 +2,7 @@
 #include "cpu_math.h"
 #include "ops.h"
 
+SCOUT_SIMD_CLONES
 void swiglu_forward_cpu(float *out, const float *gate, const float *up, int in_stride, int N, int inter) {
     for (int n = 0; n < N; n++) {
         const float *g = gate + (size_t)n * in_stride, *u = up + (size_t)n * in_stride;
@@ -10,6 +11,7 @@ void swiglu_forward_cpu(float *out, const float *gate, const float *up, int in_s
     }
 }
 
+SCOUT_SIMD_CLONES
 void swiglu_backward_cpu(float *dgate, float *dup, const float *dout, const float *gate, const float *up,
                          int in_stride, int N, int inter) {
     for (int n = 0; n < N; n++) {

@@ -40,6 +40,12 @@ __device__ __forceinline__ floatX stochastic_round_bf16(float x, uint32_t random
     return __ushort_as_bfloat16((unsigned short)(rounded >> 16));
 }
 
+// The random bits of element i. The hash of the 64-bit index folds its high word into the seed, so tensors above
+// 2^32 elements still get distinct bits per element.
+__device__ __forceinline__ uint32_t element_noise(size_t i, uint32_t seed) {
+    return squirrel_noise5((uint32_t)i, seed ^ (uint32_t)(i >> 32) * 0x9E3779B9u);
+}
+
 __global__ void adamw_kernel(float *master, floatX *weights, const float *grad, float *m, float *v, size_t n,
                              float step_size, float decay, float beta1, float beta2, float bc2_sqrt, float eps,
                              float grad_scale, uint32_t seed, int nearest) {
@@ -54,11 +60,16 @@ __global__ void adamw_kernel(float *master, floatX *weights, const float *grad, 
     float p = master[i] * decay - step_size * mi / (sqrtf(vi) / bc2_sqrt + eps);
     master[i] = p;
     if (weights) {
-        // The hash of the 64-bit index folds its high word into the seed, so tensors above 2^32 elements
-        // still get distinct bits per element.
-        uint32_t r = squirrel_noise5((uint32_t)i, seed ^ (uint32_t)(i >> 32) * 0x9E3779B9u);
-        weights[i] = nearest ? f2bf(p) : stochastic_round_bf16(p, r);
+        weights[i] = nearest ? f2bf(p) : stochastic_round_bf16(p, element_noise(i, seed));
     }
+}
+
+// The rounding of adamw_kernel alone: the bf16 copy of master exactly as an AdamW step with this seed left it.
+__global__ void round_seeded_kernel(floatX *weights, const float *master, size_t n, uint32_t seed, int nearest) {
+    size_t i = (size_t)blockIdx.x * blockDim.x + threadIdx.x;
+    if (i >= n) return;
+    const float p = master[i];
+    weights[i] = nearest ? f2bf(p) : stochastic_round_bf16(p, element_noise(i, seed));
 }
 
 // ----------------------------------------------------------------------------------------------------------
@@ -80,5 +91,13 @@ extern "C" void adamw_step_cuda(float *master, void *weights, const float *grad,
                                                                         step_size, decay, beta1, beta2, bc2_sqrt,
                                                                         eps, grad_scale, seed,
                                                                         scout_cuda_adamw_round_nearest_());
+    cudaCheck(cudaGetLastError());
+}
+
+extern "C" void f32_to_bf16_seeded_cuda(void *dst, const float *src, size_t n, uint32_t seed, cudaStream_t stream) {
+    if (n == 0) return;
+    const int block = 512;
+    round_seeded_kernel<<<(unsigned)ceil_div_sz(n, block), block, 0, stream>>>((floatX *)dst, src, n, seed,
+                                                                                scout_cuda_adamw_round_nearest_());
     cudaCheck(cudaGetLastError());
 }

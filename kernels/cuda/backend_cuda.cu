@@ -8,6 +8,8 @@
 #ifndef SCOUT_CUDA
 #define SCOUT_CUDA 1 // ops.h declares scout_backend_cuda() only then (nvcc does not get CPPFLAGS)
 #endif
+#include <stdarg.h>
+
 #include "cuda/common.cuh"
 #include "ops.h"
 
@@ -45,7 +47,138 @@ int scout_cuda_adamw_round_nearest_(void) { return g_flags[SCOUT_CUDA_ADAMW_ROUN
 
 static cudaStream_t S(void) { return scout_cuda_ctx()->stream; }
 
+// ---- profile (SCOUT_CUDA_PROFILE=1) ---------------------------------------------------------------------------
+//
+// Every table call bracketed by two events on the stream, grouped by (op, shape); at exit a table on stderr of
+// calls, total and mean GPU time per group (and TFLOP/s for the matrix products). Events add no synchronisation:
+// the records are read in batches of PROF_POOL once the last one has completed. Off by default (no cost then
+// beyond one branch per call). The start event is recorded when the adapter is entered, before the op's host
+// work (cuBLASLt descriptors and heuristic): where the GPU has caught up with the host, the time it then waits
+// for the launch is counted in the op, so a host-bound op shows as slow here. scout_cuda_profile_reset() (the
+// trainer calls it after its first step) drops what was counted so far: first-call costs (lazy module loading,
+// cuBLASLt's heuristic cache) stay out of the table.
+#define PROF_POOL 2048
+#define PROF_KEYS 512
+struct ProfKey {
+    char name[96];
+    double flops; // per call, 0 when not a matrix product
+    double ms;
+    long calls;
+};
+static int g_prof_on = -1; // -1: not read yet
+static ProfKey g_prof_keys[PROF_KEYS];
+static int g_prof_n_keys = 0;
+static cudaEvent_t g_prof_ev[2 * PROF_POOL];
+static int g_prof_rec_key[PROF_POOL];
+static int g_prof_n_rec = 0;
+
+static void prof_drain(void) {
+    if (g_prof_n_rec == 0) return;
+    cudaCheck(cudaEventSynchronize(g_prof_ev[2 * (g_prof_n_rec - 1) + 1]));
+    for (int i = 0; i < g_prof_n_rec; i++) {
+        float ms = 0.0f;
+        cudaCheck(cudaEventElapsedTime(&ms, g_prof_ev[2 * i], g_prof_ev[2 * i + 1]));
+        g_prof_keys[g_prof_rec_key[i]].ms += ms;
+        g_prof_keys[g_prof_rec_key[i]].calls++;
+    }
+    g_prof_n_rec = 0;
+}
+
+static void prof_report(void) {
+    prof_drain();
+    double total = 0.0;
+    long calls = 0;
+    for (int i = 0; i < g_prof_n_keys; i++) total += g_prof_keys[i].ms, calls += g_prof_keys[i].calls;
+    int order[PROF_KEYS];
+    for (int i = 0; i < g_prof_n_keys; i++) order[i] = i;
+    for (int i = 1; i < g_prof_n_keys; i++) // insertion sort by total time, largest first
+        for (int j = i; j > 0 && g_prof_keys[order[j]].ms > g_prof_keys[order[j - 1]].ms; j--) {
+            int t = order[j];
+            order[j] = order[j - 1], order[j - 1] = t;
+        }
+    fprintf(stderr, "scout-cuda profile: %ld calls, %.1f ms of GPU time inside table calls\n", calls, total);
+    fprintf(stderr, "%-64s %8s %11s %10s %6s %9s\n", "op shape", "calls", "total_ms", "ms/call", "%", "TFLOP/s");
+    for (int k = 0; k < g_prof_n_keys; k++) {
+        const ProfKey *e = &g_prof_keys[order[k]];
+        if (e->calls == 0) continue;
+        char tf[32] = "";
+        if (e->flops > 0 && e->ms > 0) snprintf(tf, sizeof tf, "%.1f", e->flops * e->calls / (e->ms * 1e-3) / 1e12);
+        fprintf(stderr, "%-64s %8ld %11.2f %10.4f %6.2f %9s\n", e->name, e->calls, e->ms, e->ms / e->calls,
+                total > 0 ? 100.0 * e->ms / total : 0.0, tf);
+    }
+}
+
+extern "C" void scout_cuda_profile_reset(void) {
+    if (g_prof_on <= 0) return;
+    prof_drain();
+    for (int i = 0; i < g_prof_n_keys; i++) g_prof_keys[i].ms = 0.0, g_prof_keys[i].calls = 0;
+}
+
+static int prof_on(void) {
+    if (g_prof_on < 0) {
+        const char *v = getenv("SCOUT_CUDA_PROFILE");
+        g_prof_on = v && atoi(v) > 0;
+        if (g_prof_on) {
+            scout_cuda_ctx();
+            for (int i = 0; i < 2 * PROF_POOL; i++) cudaCheck(cudaEventCreate(&g_prof_ev[i]));
+            atexit(prof_report);
+        }
+    }
+    return g_prof_on;
+}
+
+// The key of (op, shape), added on first sight.
+static int prof_key(double flops, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static int prof_key(double flops, const char *fmt, ...) {
+    char name[96];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(name, sizeof name, fmt, ap);
+    va_end(ap);
+    for (int i = 0; i < g_prof_n_keys; i++)
+        if (!strcmp(g_prof_keys[i].name, name)) return i;
+    if (g_prof_n_keys == PROF_KEYS) return -1;
+    ProfKey *e = &g_prof_keys[g_prof_n_keys];
+    snprintf(e->name, sizeof e->name, "%s", name);
+    e->flops = flops, e->ms = 0.0, e->calls = 0;
+    return g_prof_n_keys++;
+}
+
+struct ProfScope {
+    int rec = -1;
+    explicit ProfScope(int key) {
+        if (key < 0) return;
+        if (g_prof_n_rec == PROF_POOL) prof_drain();
+        rec = g_prof_n_rec++;
+        g_prof_rec_key[rec] = key;
+        cudaCheck(cudaEventRecord(g_prof_ev[2 * rec], S()));
+    }
+    ~ProfScope() {
+        if (rec >= 0) cudaCheck(cudaEventRecord(g_prof_ev[2 * rec + 1], S()));
+    }
+};
+// PROF(flops, "fmt", args): times the rest of the enclosing function under the key "fmt" % args.
+#define PROF(flops, ...) ProfScope prof_scope_(prof_on() ? prof_key((flops), __VA_ARGS__) : -1)
+
+extern "C" int scout_cuda_device_count(void) {
+    int n = 0;
+    if (cudaGetDeviceCount(&n) != cudaSuccess) {
+        (void)cudaGetLastError(); // no driver, no device: not an error for the caller
+        return 0;
+    }
+    return n;
+}
+
 // ---- memory ----------------------------------------------------------------------------------------------
+
+// The sizes of live allocations, for scout_cuda_alloc_stats: the model makes a dozen, so a small table searched
+// linearly is enough; allocations beyond it are still served, only not counted.
+#define ALLOC_SLOTS 1024
+static struct {
+    void *p;
+    size_t bytes;
+} g_allocs[ALLOC_SLOTS];
+static size_t g_live = 0, g_peak = 0;
 
 static void *cuda_alloc(size_t bytes) {
     scout_cuda_ctx();
@@ -54,81 +187,147 @@ static void *cuda_alloc(size_t bytes) {
         (void)cudaGetLastError(); // clear the sticky-free allocation error: the caller handles NULL
         return NULL;
     }
+    for (int i = 0; i < ALLOC_SLOTS; i++)
+        if (!g_allocs[i].p) {
+            g_allocs[i].p = p, g_allocs[i].bytes = bytes;
+            g_live += bytes;
+            if (g_live > g_peak) g_peak = g_live;
+            break;
+        }
     return p;
 }
 static void cuda_free(void *p) {
-    if (p) cudaCheck(cudaFree(p));
+    if (!p) return;
+    for (int i = 0; i < ALLOC_SLOTS; i++)
+        if (g_allocs[i].p == p) {
+            g_live -= g_allocs[i].bytes;
+            g_allocs[i].p = NULL;
+            break;
+        }
+    cudaCheck(cudaFree(p));
 }
-static void cuda_zero(void *p, size_t bytes) { cudaCheck(cudaMemsetAsync(p, 0, bytes, S())); }
+
+extern "C" void scout_cuda_alloc_stats(size_t *live, size_t *peak) {
+    if (live) *live = g_live;
+    if (peak) *peak = g_peak;
+}
+
+extern "C" size_t scout_cuda_device_used(void) {
+    size_t free_b = 0, total = 0;
+    if (cudaMemGetInfo(&free_b, &total) != cudaSuccess) {
+        (void)cudaGetLastError();
+        return 0;
+    }
+    return total - free_b;
+}
+static void cuda_zero(void *p, size_t bytes) {
+    PROF(0, "zero");
+    cudaCheck(cudaMemsetAsync(p, 0, bytes, S()));
+}
 static void cuda_upload(void *dst, const void *src, size_t bytes) {
+    PROF(0, "upload");
     cudaCheck(cudaMemcpyAsync(dst, src, bytes, cudaMemcpyHostToDevice, S()));
     cudaCheck(cudaStreamSynchronize(S()));
 }
 static void cuda_download(void *dst, const void *src, size_t bytes) {
-    cudaCheck(cudaMemcpyAsync(dst, src, bytes, cudaMemcpyDeviceToHost, S()));
+    {
+        PROF(0, "download");
+        cudaCheck(cudaMemcpyAsync(dst, src, bytes, cudaMemcpyDeviceToHost, S()));
+    }
     cudaCheck(cudaStreamSynchronize(S()));
 }
-static void cuda_f32_to_act(void *dst, const float *src, size_t n) { f32_to_bf16_cuda(dst, src, n, S()); }
-static void cuda_act_to_f32(float *dst, const void *src, size_t n) { bf16_to_f32_cuda(dst, src, n, S()); }
+static void cuda_f32_to_act(void *dst, const float *src, size_t n) {
+    PROF(0, "f32_to_act");
+    f32_to_bf16_cuda(dst, src, n, S());
+}
+static void cuda_act_to_f32(float *dst, const void *src, size_t n) {
+    PROF(0, "act_to_f32");
+    bf16_to_f32_cuda(dst, src, n, S());
+}
+static void cuda_f32_to_act_seeded(void *dst, const float *src, size_t n, uint32_t seed) {
+    PROF(0, "f32_to_act_seeded");
+    f32_to_bf16_seeded_cuda(dst, src, n, seed, S());
+}
 
 // ---- op adapters: the table's arguments, plus the context's stream --------------------------------------------
 
 static void embedding_fwd(void *out, const int32_t *tokens, const void *emb, int N, int C) {
+    PROF(0, "embedding_fwd N=%d C=%d", N, C);
     embedding_forward_cuda(out, tokens, emb, N, C, S());
 }
 static void embedding_bwd(float *demb, const void *dout, const int32_t *tokens, void *ws, int N, int C) {
+    PROF(0, "embedding_bwd N=%d C=%d", N, C);
     embedding_backward_cuda(demb, dout, tokens, ws, N, C, S());
 }
 static void rmsnorm_fwd(void *out, float *rstd, const void *x, const void *w, int N, int C, float eps) {
+    PROF(0, "rmsnorm_fwd N=%d C=%d", N, C);
     rmsnorm_forward_cuda(out, rstd, x, w, N, C, eps, S());
 }
 static void rmsnorm_bwd(void *dx, float *dw, const void *dout, const void *x, const void *w, const float *rstd,
                         void *ws, int N, int C) {
+    PROF(0, "rmsnorm_bwd N=%d C=%d", N, C);
     rmsnorm_backward_cuda(dx, dw, dout, x, w, rstd, ws, N, C, S());
 }
 static void linear_fwd(void *out, const void *x, const void *W, const void *bias, int N, int C_in, int C_out) {
+    PROF(2.0 * N * C_in * C_out, "linear_fwd N=%d Cin=%d Cout=%d%s", N, C_in, C_out, bias ? " bias" : "");
     linear_forward_cuda(out, x, W, bias, N, C_in, C_out, S());
 }
 static void linear_bwd(void *dx, float *dW, float *db, const void *dout, const void *x, const void *W, void *ws,
                        int N, int C_in, int C_out) {
+    PROF(4.0 * N * C_in * C_out, "linear_bwd N=%d Cin=%d Cout=%d%s", N, C_in, C_out, db ? " bias" : "");
     linear_backward_cuda(dx, dW, db, dout, x, W, ws, N, C_in, C_out, S());
 }
 static void rope_fwd(void *x, int B, int T, int n_heads, int d, int pos0, float theta) {
+    PROF(0, "rope_fwd B=%d T=%d heads=%d d=%d", B, T, n_heads, d);
     rope_forward_cuda(x, B, T, n_heads, d, pos0, theta, S());
 }
 static void rope_bwd(void *dx, int B, int T, int n_heads, int d, int pos0, float theta) {
+    PROF(0, "rope_bwd B=%d T=%d heads=%d d=%d", B, T, n_heads, d);
     rope_backward_cuda(dx, B, T, n_heads, d, pos0, theta, S());
 }
 static void swa_fwd(void *out, float *lse, const void *q, const void *k, const void *v, int B, int T, int n_h,
                     int n_kv, int d, int window) {
+    PROF(0, "swa_fwd B=%d T=%d nh=%d nkv=%d d=%d W=%d", B, T, n_h, n_kv, d, window);
     swa_attention_forward_cuda(out, lse, q, k, v, B, T, n_h, n_kv, d, window, S());
 }
 static void swa_bwd(void *dq, void *dk, void *dv, const void *dout, const void *q, const void *k, const void *v,
                     const void *out, const float *lse, void *ws, int B, int T, int n_h, int n_kv, int d,
                     int window) {
+    PROF(0, "swa_bwd B=%d T=%d nh=%d nkv=%d d=%d W=%d", B, T, n_h, n_kv, d, window);
     swa_attention_backward_cuda(dq, dk, dv, dout, q, k, v, out, lse, ws, B, T, n_h, n_kv, d, window, S());
 }
 static void ckpt_fwd(void *out, float *lse, const void *q, const void *k, const void *v, int B, int T, int n_h,
                      int n_kv, int d, int seg) {
+    PROF(0, "ckpt_fwd B=%d T=%d nh=%d nkv=%d d=%d s=%d", B, T, n_h, n_kv, d, seg);
     checkpoint_attention_forward_cuda(out, lse, q, k, v, B, T, n_h, n_kv, d, seg, S());
 }
 static void ckpt_bwd(void *dq, void *dk, void *dv, const void *dout, const void *q, const void *k, const void *v,
                      const void *out, const float *lse, void *ws, int B, int T, int n_h, int n_kv, int d, int seg) {
+    PROF(0, "ckpt_bwd B=%d T=%d nh=%d nkv=%d d=%d s=%d", B, T, n_h, n_kv, d, seg);
     checkpoint_attention_backward_cuda(dq, dk, dv, dout, q, k, v, out, lse, ws, B, T, n_h, n_kv, d, seg, S());
 }
 static void conv_fwd(void *out, const void *x, int x_stride, const void *w, const void *bias, int B, int T, int E,
                      int K) {
+    PROF(0, "conv1d_fwd B=%d T=%d E=%d K=%d", B, T, E, K);
     causal_conv1d_forward_cuda(out, x, x_stride, w, bias, B, T, E, K, S());
 }
 static void conv_bwd(void *dx, float *dw, float *db, const void *dout, const void *x, int x_stride, const void *w,
                      void *ws, int B, int T, int E, int K) {
+    PROF(0, "conv1d_bwd B=%d T=%d E=%d K=%d", B, T, E, K);
     causal_conv1d_backward_cuda(dx, dw, db, dout, x, x_stride, w, ws, B, T, E, K, S());
 }
-static void silu_fwd(void *out, const void *x, size_t n) { silu_forward_cuda(out, x, n, S()); }
-static void silu_bwd(void *dx, const void *dout, const void *x, size_t n) { silu_backward_cuda(dx, dout, x, n, S()); }
+static void silu_fwd(void *out, const void *x, size_t n) {
+    PROF(0, "silu_fwd n=%zu", n);
+    silu_forward_cuda(out, x, n, S());
+}
+static void silu_bwd(void *dx, const void *dout, const void *x, size_t n) {
+    PROF(0, "silu_bwd n=%zu", n);
+    silu_backward_cuda(dx, dout, x, n, S());
+}
 static void scan_fwd(void *y, float *state_out, const void *u, const void *dt_raw, const float *dt_bias,
                      const float *A_log, const void *ssm_B, const void *ssm_C, int bc_stride, const float *D,
                      const void *z, int z_stride, int B, int T, int E, int N) {
+    PROF(0, "scan_fwd B=%d T=%d E=%d N=%d", B, T, E, N);
     selective_scan_forward_cuda(y, state_out, u, dt_raw, dt_bias, A_log, ssm_B, ssm_C, bc_stride, D, z, z_stride, B,
                                 T, E, N, S());
 }
@@ -136,31 +335,47 @@ static void scan_bwd(void *du, void *ddt_raw, void *dssm_B, void *dssm_C, void *
                      float *ddt_bias, const void *dy, const void *u, const void *dt_raw, const float *dt_bias,
                      const float *A_log, const void *ssm_B, const void *ssm_C, int bc_stride, const float *D,
                      const void *z, int z_stride, void *ws, int B, int T, int E, int N) {
+    PROF(0, "scan_bwd B=%d T=%d E=%d N=%d", B, T, E, N);
     selective_scan_backward_cuda(du, ddt_raw, dssm_B, dssm_C, dz, dA_log, dD, ddt_bias, dy, u, dt_raw, dt_bias, A_log,
                                  ssm_B, ssm_C, bc_stride, D, z, z_stride, ws, B, T, E, N, S());
 }
 static void swiglu_fwd(void *out, const void *gate, const void *up, int in_stride, int N, int inter) {
+    PROF(0, "swiglu_fwd N=%d I=%d", N, inter);
     swiglu_forward_cuda(out, gate, up, in_stride, N, inter, S());
 }
 static void swiglu_bwd(void *dgate, void *dup, const void *dout, const void *gate, const void *up, int in_stride,
                        int N, int inter) {
+    PROF(0, "swiglu_bwd N=%d I=%d", N, inter);
     swiglu_backward_cuda(dgate, dup, dout, gate, up, in_stride, N, inter, S());
 }
 static void ce_fwd(float *losses, const void *logits, const int32_t *targets, int N, int V) {
+    PROF(0, "ce_fwd N=%d V=%d", N, V);
     cross_entropy_forward_cuda(losses, logits, targets, N, V, S());
 }
 static void ce_bwd(void *dlogits, const void *logits, const int32_t *targets, float dloss, int N, int V) {
+    PROF(0, "ce_bwd N=%d V=%d", N, V);
     cross_entropy_backward_cuda(dlogits, logits, targets, dloss, N, V, S());
+}
+static void ce_fused(float *losses, void *dlogits, const void *logits, const int32_t *targets, float dloss, int N,
+                     int V) {
+    PROF(0, "ce_fused N=%d V=%d", N, V);
+    cross_entropy_fused_cuda(losses, dlogits, logits, targets, dloss, N, V, S());
 }
 static void adamw(float *master, void *weights, const float *grad, float *m, float *v, size_t n, float lr,
                   float beta1, float beta2, float eps, float weight_decay, float grad_scale, int step, uint32_t seed) {
+    PROF(0, "adamw");
     adamw_step_cuda(master, weights, grad, m, v, n, lr, beta1, beta2, eps, weight_decay, grad_scale, step, seed, S());
 }
 static float global_norm(const float *const *tensors, const size_t *numels, int n_tensors, void *ws) {
+    PROF(0, "global_norm");
     return global_norm_cuda(tensors, numels, n_tensors, ws, S());
 }
-static void add(void *out, const void *a, const void *b, size_t n) { add_cuda(out, a, b, n, S()); }
+static void add(void *out, const void *a, const void *b, size_t n) {
+    PROF(0, "add n=%zu", n);
+    add_cuda(out, a, b, n, S());
+}
 static void copy_rows(void *dst, int dst_stride, const void *src, int src_stride, int rows, int cols) {
+    PROF(0, "copy_rows rows=%d cols=%d", rows, cols);
     copy_rows_cuda(dst, dst_stride, src, src_stride, rows, cols, S());
 }
 
@@ -210,6 +425,8 @@ static scout_backend make_table(void) {
     t.global_norm_workspace_size = global_norm_workspace_size_cuda;
     t.add = add;
     t.copy_rows = copy_rows;
+    t.f32_to_act_seeded = cuda_f32_to_act_seeded;
+    t.cross_entropy_fused = ce_fused;
     return t;
 }
 

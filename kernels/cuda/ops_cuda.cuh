@@ -37,10 +37,27 @@ typedef enum {
 } scout_cuda_flag;
 int scout_cuda_set_flag(scout_cuda_flag flag, int value);
 
+// The number of CUDA devices the runtime sees; 0 without a GPU or a driver (no error, no context created), so a
+// CUDA build can choose its device at run time.
+int scout_cuda_device_count(void);
+// Bytes of device memory held through the table's alloc now (live) and at most since the start (peak). The
+// model allocates everything up front, so after the first step peak is the run's peak.
+void scout_cuda_alloc_stats(size_t *live, size_t *peak);
+// Device memory in use on the device as cudaMemGetInfo reports it (total - free): the table's allocations, the
+// context, cuBLASLt's workspace and anything else on the GPU. 0 when it cannot be read.
+size_t scout_cuda_device_used(void);
+// SCOUT_CUDA_PROFILE=1 in the environment: GPU time of every table call by (op, shape), printed on stderr at exit
+// (backend_cuda.cu says how to read it). scout_cuda_profile_reset() forgets what was counted so far (no-op when
+// profiling is off).
+void scout_cuda_profile_reset(void);
+
 // ---- conversions (the table's f32_to_act / act_to_f32): round to nearest even / exact ---------------------
 
 void f32_to_bf16_cuda(void *dst, const float *src, size_t n, cudaStream_t stream);
 void bf16_to_f32_cuda(float *dst, const void *src, size_t n, cudaStream_t stream);
+// fp32 -> bf16 rounded exactly as adamw_step_cuda rounds its copy with `seed` (stochastically, or to nearest under
+// SCOUT_CUDA_ADAMW_ROUND_NEAREST): the table's f32_to_act_seeded, which restores a resumed run's forward weights.
+void f32_to_bf16_seeded_cuda(void *dst, const float *src, size_t n, uint32_t seed, cudaStream_t stream);
 
 // ---- ops: see ops.h for the semantics and the shape of every buffer --------------------------------------------
 
@@ -107,8 +124,8 @@ void cross_entropy_forward_cuda(float *losses, const void *logits, const int32_t
                                 cudaStream_t stream);
 void cross_entropy_backward_cuda(void *dlogits, const void *logits, const int32_t *targets, float dloss, int N,
                                  int V, cudaStream_t stream);
-// Both in one pass over the logits (llm.c's fused classifier): losses and dlogits (which may alias logits).
-// Not in the table yet; the trainer can use it once the table has a slot for it.
+// Both in one pass over the logits (llm.c's fused classifier): losses and dlogits (which may alias logits); the
+// table's cross_entropy_fused, which the model's head uses in training.
 void cross_entropy_fused_cuda(float *losses, void *dlogits, const void *logits, const int32_t *targets,
                               float dloss, int N, int V, cudaStream_t stream);
 

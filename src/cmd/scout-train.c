@@ -40,7 +40,7 @@ static const cli_option options[] = {
     {"metrics", OPT_METRICS, CLI_ARG, "FILE", "metrics JSONL (default: DIR/metrics.jsonl with -o)"},
     {"peak-tflops", OPT_PEAK_TFLOPS, CLI_ARG, "X", "peak FLOP/s of the device in TFLOP/s, for MFU (default: $SCOUT_PEAK_TFLOPS)"},
     {"report-unigram-entropy", OPT_UNIGRAM, CLI_NOARG, NULL, "print the unigram entropy of the training tokens beside the final validation loss"},
-    {"device", OPT_DEVICE, CLI_ARG, "NAME", "backend: cpu (default)"},
+    {"device", OPT_DEVICE, CLI_ARG, "NAME", "cuda or cpu (default: cuda when this build has CUDA and a GPU is present, else cpu)"},
     {0},
 };
 
@@ -87,7 +87,7 @@ static int positive_int(const char *opt, const char *s) {
 
 int main(int argc, char **argv) {
     train_fix_blas_kernels(argv);
-    train_options o = {.val_every = -1, .save_every = -1, .device = "cpu", .argc = argc, .argv = argv};
+    train_options o = {.val_every = -1, .save_every = -1, .device = NULL, .argc = argc, .argv = argv};
     recipe_defaults(&o.rc);
     cli_state st;
     cli_init(&st, &spec, argc, argv);

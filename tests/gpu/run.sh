@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # tests/gpu/run.sh BINARIES...: `make test-gpu` (needs an NVIDIA GPU). Runs every test_* program among the
-# arguments (tests/gpu/test_gpu_ops: every CUDA op against the CPU op; later the trainer check), printing each
+# arguments (tests/gpu/test_gpu_ops: every CUDA op against the CPU op; tests/gpu/test_gpu_train: the trainer on
+# the GPU against the CPU, determinism, resume), printing each
 # one's table, and ends with one summary line. Programs that are not tests (bench_gpu) are skipped: speed is
 # measured by scripts/gpu-check.sh and the bench targets, never by a test. Exit status non-zero on any failure.
 set -uo pipefail

@@ -229,6 +229,15 @@ static void test_adapters(const scout_backend *be) {
     be->cross_entropy_backward(dlog.a, lin.a, tgt, 0.25f, BT, In);
     cross_entropy_backward_cpu(dlog.b, lin.b, tgt, 0.25f, BT, In);
     CHECK(pair_same(dlog));
+    // The optional fused slot (filled on CPU): the same losses and dlogits as the two ops, here in place.
+    CHECK(be->cross_entropy_fused != NULL);
+    if (be->cross_entropy_fused) {
+        pair floss = pair_random(BT, 0, 0), flog = pair_random(BT * In, 0, 0);
+        memcpy(flog.a, lin.a, BT * In * sizeof(float));
+        be->cross_entropy_fused(floss.a, flog.a, flog.a, tgt, 0.25f, BT, In);
+        CHECK(memcmp(floss.a, loss.b, BT * sizeof(float)) == 0 && memcmp(flog.a, dlog.b, BT * In * sizeof(float)) == 0);
+        pair_free(floss), pair_free(flog);
+    }
 
     be->add(out.a, x, dx.a, BT * C);
     add_cpu(out.b, x, dx.b, BT * C);

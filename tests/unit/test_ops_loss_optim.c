@@ -1,9 +1,99 @@
-// test_ops_loss_optim.c: cross-entropy (double oracle, finite differences, known answers, in place), AdamW
-// (PyTorch's algorithm in double over several steps, known answers) and the global gradient norm / clip
-// factor (method and tolerances: test_ops_harness.c).
+// test_ops_loss_optim.c: the CPU backend's fast exp / log1p (kernels/cpu/cpu_math.h, against libm in double),
+// cross-entropy (double oracle, finite differences, known answers, in place, fused), AdamW (PyTorch's
+// algorithm in double over several steps, known answers) and the global gradient norm / clip factor (method
+// and tolerances: test_ops_harness.c).
+#include <float.h>
+
 #include "ops_harness.h"
 
+#include "cpu/cpu_math.h"
+#include "cpu/ops_cpu.h"
 #include "ops.h"
+
+// ---- fast_expf_ / fast_log1pf_ / softplusf_ (cpu_math.h) ---------------------------------------------------
+
+// Error of a float result in units in the last place of the double reference (ulp of a float at its
+// magnitude; below FLT_MIN the subnormal spacing 2^-149).
+static double ulp_err(float got, double ref) {
+    if (isnan(got) || isnan(ref)) return isnan(got) && isnan(ref) ? 0.0 : INFINITY;
+    if (ref == 0.0) return got == 0.0f ? 0.0 : INFINITY;
+    int e = ilogb(ref);
+    return fabs((double)got - ref) / ldexp(1.0, (e < -126 ? -126 : e) - 23);
+}
+
+// Every float x whose bit pattern is a multiple of `step` in [lo, hi] (same sign), a dense sample that is
+// uniform in the float encoding: all magnitudes, tiny to large, get their share.
+typedef struct {
+    double worst_ulp, worst_rel;
+    float at;
+    long n;
+} acc_stats;
+
+static void sweep(float lo, float hi, uint32_t step, float (*f)(float), double (*ref)(double), acc_stats *st) {
+    uint32_t a, b;
+    memcpy(&a, &lo, 4), memcpy(&b, &hi, 4);
+    if (a > b) { // negative range: larger bit patterns are more negative
+        uint32_t t = a;
+        a = b, b = t;
+    }
+    for (uint32_t u = a; u <= b && u >= a; u += step) {
+        float x;
+        memcpy(&x, &u, 4);
+        double r = ref(x);
+        float y = f(x);
+        double e = ulp_err(y, r);
+        if (e > st->worst_ulp) st->worst_ulp = e, st->at = x;
+        if (fabs(r) >= FLT_MIN && fabs(y - r) / fabs(r) > st->worst_rel) st->worst_rel = fabs(y - r) / fabs(r);
+        st->n++;
+    }
+}
+
+static float f_exp(float x) { return fast_expf_(x); }
+static float f_log1p(float x) { return fast_log1pf_(x); }
+static float f_softplus(float x) { return softplusf_(x); }
+static double d_softplus(double x) { return x > 20.0 ? x : log1p(exp(x)); }
+
+static void test_fast_math(void) {
+    // exp: the whole float range that does not over- or underflow, both signs, ~5.8M points (an exhaustive
+    // run over all 2^32 floats, done once, gave max 0.990 ulp / relative 8.2e-8 for normal results and an
+    // absolute error below 2^-149 for subnormal ones). The bound checked: 1 ulp.
+    acc_stats e = {0};
+    sweep(0.0f, 88.72f, 389, f_exp, exp, &e);
+    sweep(-0.0f, -103.9f, 389, f_exp, exp, &e);
+    fprintf(stderr, "  %-38s %ld points: max %.3f ulp (at %.9g), max rel err %.2e for normal results\n",
+            "fast_expf_ vs exp", e.n, e.worst_ulp, e.at, e.worst_rel);
+    CHECK(e.worst_ulp <= 1.0 && e.worst_rel <= 1.2e-7);
+    // A dense uniform grid in x over the range cross-entropy and softmax use (x - max <= 0).
+    acc_stats g = {0};
+    for (int i = 0; i <= 1 << 21; i++) {
+        float x = (float)(-104.0 * i / (1 << 21));
+        double err = ulp_err(fast_expf_(x), exp(x));
+        if (err > g.worst_ulp) g.worst_ulp = err, g.at = x;
+    }
+    fprintf(stderr, "  %-38s 2^21+1 points on [-104, 0]: max %.3f ulp (at %.9g)\n", "fast_expf_ vs exp", g.worst_ulp,
+            g.at);
+    CHECK(g.worst_ulp <= 1.0);
+    // Special values: exact 1 at 0, overflow to inf, underflow to +0, NaN through.
+    CHECK(fast_expf_(0.0f) == 1.0f && fast_expf_(-0.0f) == 1.0f);
+    CHECK(fast_expf_(INFINITY) == INFINITY && fast_expf_(88.73f) == INFINITY && fast_expf_(1e30f) == INFINITY);
+    CHECK(isfinite(fast_expf_(88.72f)) && fast_expf_(88.72f) > 3.3e38f);
+    CHECK(fast_expf_(-INFINITY) == 0.0f && fast_expf_(-104.0f) == 0.0f && fast_expf_(-1e30f) == 0.0f);
+    CHECK(fast_expf_(-103.0f) > 0.0f); // subnormal, not flushed
+    CHECK(isnan(fast_expf_(NAN)));
+
+    // log1p on [0, 1e30] and softplus = log1p(exp(x)) (identity above 20) on [-110, 20] (exhaustive runs: max
+    // 1.25 and 1.99 ulp). The bound checked: 2 ulp.
+    acc_stats l = {0}, sp = {0};
+    sweep(0.0f, 1e30f, 389, f_log1p, log1p, &l);
+    sweep(-0.0f, -110.0f, 389, f_softplus, d_softplus, &sp);
+    sweep(0.0f, 30.0f, 389, f_softplus, d_softplus, &sp);
+    fprintf(stderr, "  %-38s %ld points: max %.3f ulp (at %.9g)\n", "fast_log1pf_ vs log1p", l.n, l.worst_ulp, l.at);
+    fprintf(stderr, "  %-38s %ld points: max %.3f ulp (at %.9g)\n", "softplusf_ vs log1p(exp)", sp.n, sp.worst_ulp,
+            sp.at);
+    CHECK(l.worst_ulp <= 2.0 && sp.worst_ulp <= 2.0);
+    CHECK(fast_log1pf_(0.0f) == 0.0f && fast_log1pf_(INFINITY) == INFINITY && isnan(fast_log1pf_(NAN)));
+    CHECK(softplusf_(25.0f) == 25.0f && softplusf_(-200.0f) == 0.0f && isnan(softplusf_(NAN)));
+}
 
 // ---- cross-entropy --------------------------------------------------------------------------------------
 
@@ -56,6 +146,17 @@ static void test_cross_entropy(int N, int V, double spread, int fd) {
         worst = fmax(worst, fabs(s) * N);
     }
     report(op, "rows of dlogits sum 0", worst, FWD_TOL);
+    // The fused op (forward and backward at once, as training calls it) gives the same bits, out of place
+    // and in place.
+    float *flosses = galloc(N), *fdl = galloc(nl), *inplace = galloc(nl);
+    memcpy(inplace, logits, nl * sizeof(float));
+    fill_nan(fdl, nl);
+    cross_entropy_fused_cpu(flosses, fdl, logits, targets, (float)(1.0 / N), N, V);
+    CHECK(memcmp(flosses, losses, N * sizeof(float)) == 0 && memcmp(fdl, dlogits, nl * sizeof(float)) == 0);
+    cross_entropy_fused_cpu(flosses, inplace, inplace, targets, (float)(1.0 / N), N, V);
+    CHECK(memcmp(flosses, losses, N * sizeof(float)) == 0 && memcmp(inplace, dlogits, nl * sizeof(float)) == 0);
+    CHECK(guards_intact(flosses) && guards_intact(fdl) && guards_intact(inplace));
+    gfree(flosses), gfree(fdl), gfree(inplace);
     // In place (the llm.c way, saving a [N, V] buffer) gives the same bits.
     cross_entropy_backward_cpu(logits, logits, targets, (float)(1.0 / N), N, V);
     CHECK(memcmp(logits, dlogits, nl * sizeof(float)) == 0);
@@ -202,11 +303,15 @@ static void test_global_norm(void) {
 int main(int argc, char **argv) {
     (void)argc;
     rng_seed(23);
+    test_fast_math();
     test_cross_entropy_known_answers();
     test_cross_entropy(1, 2, 3.0, 1);
     test_cross_entropy(7, 37, 3.0, 1);
     test_cross_entropy(5, 1000, 8.0, 1);
     test_cross_entropy(3, 32000, 20.0, 0); // the real vocabulary: forward and row sums, FD would be 96k sweeps
+    // Logits 100+ apart: most exps underflow to 0 (V not a multiple of the op's 16 lanes or 512 blocks).
+    test_cross_entropy(3, 50, 60.0, 1);
+    test_cross_entropy(2, 4099, 100.0, 0);
 
     test_adamw_known_answers();
     // Updates are compared at lr ~ 0.1: at D5's 3e-4 an update is ~5000 float ulps of a parameter near 1,

@@ -5,6 +5,8 @@
 # compiler): CUDA_HOME (default: the directory above `nvcc`, or /usr/local/cuda).
 #   tests/gpu/emu/run.sh                         all ops, small shapes
 #   tests/gpu/emu/run.sh --quick --filter scan   one op
+#   EMU_PROG=test_gpu_train tests/gpu/emu/run.sh --steps 4 --config configs/scout_swa_tiny.json
+#                                                the trainer check (links build/libscout.a: run `make` first)
 # What it checks: indexing, masking, barriers (a divergent __syncthreads is reported as a deadlock), warp
 # collectives with exited lanes, the tensor-core fragment layouts, reads of never-written shared memory (NaN).
 # What it cannot: timing, races between warps that the fiber order happens to serialise, device math ulps.
@@ -30,13 +32,16 @@ for f in kernels/cuda/*.cu; do
     objs+=("$out/obj/$b.o")
 done
 g++ -std=c++17 -O2 -g -I"$CUDA_HOME/include" -c tests/gpu/emu/emu_runtime.cpp -o "$out/obj/emu_runtime.o" & pids+=($!)
-for f in kernels/cpu/*.c kernels/backend.c tests/gpu/test_gpu_ops.c; do
+prog=${EMU_PROG:-test_gpu_ops}
+for f in kernels/cpu/*.c kernels/backend.c tests/gpu/$prog.c; do
     b=$(basename "$f" .c)
     gcc "${CFLAGS[@]}" -c "$f" -o "$out/obj/c_$b.o" & pids+=($!)
     objs+=("$out/obj/c_$b.o")
 done
 for p in "${pids[@]}"; do wait "$p"; done
-g++ -o "$out/test_gpu_ops" "${objs[@]}" "$out/obj/emu_runtime.o" -lopenblas -lm
+extra=()
+[ "$prog" = test_gpu_ops ] || extra=(build/libscout.a -ljansson -lzstd -lsnappy -lz -lcrypto -lcurl)
+g++ -o "$out/$prog" "${objs[@]}" "$out/obj/emu_runtime.o" "${extra[@]}" -lopenblas -lm
 args=("$@")
-[ ${#args[@]} -eq 0 ] && args=(--quick)
-exec "$out/test_gpu_ops" "${args[@]}"
+[ ${#args[@]} -eq 0 ] && [ "$prog" = test_gpu_ops ] && args=(--quick)
+exec "$out/$prog" "${args[@]}"
