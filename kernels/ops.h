@@ -388,7 +388,8 @@ typedef struct scout_backend {
     void (*add)(void *out, const void *a, const void *b, size_t n);
     void (*copy_rows)(void *dst, int dst_stride, const void *src, int src_stride, int rows, int cols);
 
-    // Optional slots: NULL where a backend has no use for them (the CPU backend), and callers then do without.
+    // Optional slots: NULL where a backend has no use for them, and callers then do without. f32_to_act_seeded
+    // is NULL on the CPU (its weights are the fp32 master); cross_entropy_fused is filled on both backends.
     // The forward copy of `n` master weights rounded exactly as adamw_step rounds it with `seed`, so that a run
     // resumed from fp32 master weights reads the same forward weights as the uninterrupted one. NULL where the
     // forward reads the master itself.
