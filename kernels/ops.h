@@ -304,6 +304,9 @@ void copy_rows_cpu(float *dst, int dst_stride,       // [rows, dst_stride]
 typedef struct scout_backend {
     const char *name;  // "cpu", "cuda"
     size_t act_size;   // bytes per activation / forward-weight / activation-gradient element: 4 or 2
+    // Bytes of one chunk of head logits ([rows, V] in the activation dtype) the model should use: a CPU wants it
+    // cache-sized, a GPU large enough that the head's weight gradient is a few big products, not hundreds.
+    size_t head_chunk_bytes;
 
     // Memory. alloc returns NULL on failure; upload/download copy bytes between host and backend memory.
     void *(*alloc)(size_t bytes);

@@ -179,9 +179,12 @@ void data_open_shards(data_reader *r, const char *pattern, const data_options *o
     for (size_t i = 0; i < r->n_files; i++) check_shard(r, r->files[i]);
     r->n_chunks = opt->n_chunks;
     if ((size_t)r->n_chunks > r->n_files) {
-        log_warn("rank %d has %zu shard files, fewer than the window of %d: windows of %zu files instead (the "
-                 "reference loader would fail here)",
-                 opt->rank, r->n_files, opt->n_chunks, r->n_files);
+        // Only a shuffling (training) reader is told: without shuffling the window changes nothing (the blocks
+        // come in file order either way), so the validation reader says nothing.
+        if (opt->shuffle)
+            log_warn("rank %d has %zu shard files, fewer than the window of %d: windows of %zu files instead (the "
+                     "reference loader would fail here)",
+                     opt->rank, r->n_files, opt->n_chunks, r->n_files);
         r->n_chunks = (int)r->n_files;
     }
     r->windows_per_epoch = r->n_files / (size_t)r->n_chunks;

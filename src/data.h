@@ -15,8 +15,8 @@
 // So with the same files, seed and sizes, the blocks come in the order the reference's loader yields them.
 // Differences from lit-gpt, all refusals or repairs of cases where it fails or silently misreads: every
 // file's header must equal the first file's (dtype, chunk_size) and its size must match it; a rank with
-// fewer than n_chunks files uses windows of all its files (lit-gpt raises IndexError), with a warning.
-// shuffle = 0 (validation) reads each window's blocks in order, as PackedDataset(shuffle=False).
+// fewer than n_chunks files uses windows of all its files (lit-gpt raises IndexError), with a warning when it
+// shuffles. shuffle = 0 (validation) reads each window's blocks in order, as PackedDataset(shuffle=False).
 //
 // Stream (`scout-train < packed.bin`, or one file): LITPKDS chunks back to back, read sequentially, the
 // blocks of each chunk in order (tail dropped), until the end of input.

@@ -11,10 +11,6 @@
 #include "model_internal.h"
 #include "xio.h"
 
-// The head computes this many logits at a time (rows x V): 32 MiB in fp32, so a 32000-word vocabulary
-// takes 262 rows per product, large enough for a full-speed matrix product.
-#define HEAD_CHUNK_ELEMS ((size_t)1 << 23)
-
 // The RMSNorm in front of each branch slot (params.h roles).
 static const int branch_norm_role[MODEL_MAX_BRANCHES] = {PR_NORM1, PR_NORM2, PR_NORM3, PR_NORM4};
 
@@ -46,7 +42,7 @@ static int layer_branches(int arch, int kinds[MODEL_MAX_BRANCHES]) {
     die(SCOUT_EXIT_FAIL, "internal: unknown architecture %d", arch);
 }
 
-void model_build(model *m, const model_config *cfg, const scout_backend *be, int max_B, int max_T) {
+void model_build(model *m, const model_config *cfg, const scout_backend *be, int max_B, int max_T, unsigned flags) {
     memset(m, 0, sizeof *m);
     if (max_B < 1 || max_T < 1) die(SCOUT_EXIT_FAIL, "internal: model capacity %d x %d", max_B, max_T);
     if ((size_t)max_B * (size_t)max_T > (size_t)INT32_MAX)
@@ -58,6 +54,7 @@ void model_build(model *m, const model_config *cfg, const scout_backend *be, int
     m->cfg.json_len = 0;
     params_build(&m->pt, cfg);
     m->n_branches = layer_branches(cfg->arch, m->kinds);
+    m->recompute = (flags & MODEL_RECOMPUTE) != 0;
 
     const size_t nf = m->pt.n_floats;
     m->master = backend_alloc(be, nf * sizeof(float), "master weights");
@@ -70,7 +67,8 @@ void model_build(model *m, const model_config *cfg, const scout_backend *be, int
     m->max_B = max_B;
     m->max_T = max_T;
     m->max_rows = max_B * max_T;
-    size_t rows = HEAD_CHUNK_ELEMS / (size_t)cfg->vocab_size;
+    // The head computes be->head_chunk_bytes of logits at a time (the backend's choice).
+    size_t rows = be->head_chunk_bytes / be->act_size / (size_t)cfg->vocab_size;
     m->head_rows = rows < 1 ? 1 : rows > (size_t)m->max_rows ? m->max_rows : (int)rows;
 
     m->acts.layer = xcalloc((size_t)cfg->n_layers ? (size_t)cfg->n_layers : 1, sizeof(layer_acts));
@@ -85,6 +83,13 @@ void model_build(model *m, const model_config *cfg, const scout_backend *be, int
 
     m->host_losses = xmalloc((size_t)m->max_rows * sizeof(float));
     m->host_tokens = xmalloc((size_t)m->max_rows * sizeof(int32_t));
+}
+
+size_t model_memory_bytes(const model *m) {
+    const size_t nf = m->pt.n_floats;
+    size_t bytes = 4 * nf * sizeof(float); // master, gradients, moments
+    if (m->weights != (void *)m->master) bytes += nf * m->be->act_size;
+    return bytes + m->act_bytes + m->gact_bytes + m->ws_bytes;
 }
 
 void model_free(model *m) {
@@ -179,7 +184,9 @@ static void branch_backward(model *m, int l, int b, const void *x, const void *d
 }
 
 // One layer: every pre-norm residual branch in order, stream += branch(RMSNorm(stream)). It reads only its
-// input residual res[0] and the weights, so a recompute-per-layer option can rerun it before its backward.
+// input residual res[0] and the weights (no workspace, no gradient buffer), so with recompute the backward
+// reruns it to refill the shared activation set; it also rewrites the layer's output (the next layer's
+// res[0], or final_res), with the same values, when nothing reads them any more.
 static void layer_forward(model *m, int l, int B, int T) {
     const scout_backend *be = m->be;
     const int N = B * T, H = m->cfg.hidden_size;
@@ -305,7 +312,12 @@ float model_forward_backward(model *m, const int32_t *inputs, const int32_t *tar
     // Final norm: d final_norm (from the head, in dnorm) -> d final_res in dres.
     be->rmsnorm_backward(g->dres, model_g(m, -1, PR_FINAL_NORM), g->dnorm, a->final_res,
                          model_w(m, -1, PR_FINAL_NORM), a->final_rstd, m->ws, N, H);
-    for (int l = m->cfg.n_layers - 1; l >= 0; l--) layer_backward(m, l, B, T);
+    for (int l = m->cfg.n_layers - 1; l >= 0; l--) {
+        // With recompute the shared set holds the last layer's activations after the forward (the final
+        // norm and the head use none of it): every other layer is run again first.
+        if (m->recompute && l < m->cfg.n_layers - 1) layer_forward(m, l, B, T);
+        layer_backward(m, l, B, T);
+    }
     be->embedding_backward(model_g(m, -1, PR_EMBED), g->dres, a->inputs, m->ws, N, H);
     return loss;
 }

@@ -15,8 +15,12 @@
 //   master on every backend (D3).
 // - activations: ONE allocation carved into named tensors per layer (model_acts below; llm.c's
 //   ActivationTensors), sized for a capacity of B*T rows fixed at model_build, so any batch of at most
-//   that many rows runs without allocating. Everything the backward needs is kept; a layer's forward reads
-//   only its input residual and the weights, so a recompute-per-layer option only has to rerun it.
+//   that many rows runs without allocating. By default everything the backward needs is kept, for every
+//   layer. With MODEL_RECOMPUTE (full-layer recompute, as llm.c's and Megatron's) each layer keeps only its
+//   input residual res[0]; every other per-layer tensor of every layer points into ONE shared set, and the
+//   backward reruns a layer's forward (which reads only res[0] and the weights) to refill that set just
+//   before the layer's backward: about one more forward pass of compute for activations of one layer
+//   instead of L. The ops are deterministic, so losses and gradients are bit-identical either way.
 // - activation gradients: one layer's worth (model_grad_acts), reused by every layer on the way down.
 // - the head runs in chunks of `head_rows` rows: the logits of one chunk exist at a time, and in training
 //   the chunk's dlogits are formed in place right after its loss (llm.c's fused classifier), so full
@@ -83,7 +87,7 @@ typedef struct layer_acts {
 } layer_acts;
 
 typedef struct model_acts {
-    layer_acts *layer;  // [L]
+    layer_acts *layer;  // [L]; with recompute every layer's tensors but res[0] are layer 0's
     void *final_res;    // [N, H] the last layer's output
     void *final_norm;   // [N, H] final RMSNorm output, input of the head
     float *final_rstd;  // [N] fp32
@@ -128,12 +132,13 @@ typedef struct model {
     float *grads;            // [pt.n_floats] fp32 gradient accumulators
     float *adam_m, *adam_v;  // [pt.n_floats] fp32 AdamW moments
 
+    int recompute;           // MODEL_RECOMPUTE: layers share one activation set, refilled in the backward
     int max_B, max_T;        // activation capacity: batches of at most max_B sequences of max_T tokens
     int max_rows;            // max_B * max_T
     int head_rows;           // rows per head chunk
     model_acts acts;
     void *act_mem;           // the one activation allocation
-    size_t act_bytes;
+    size_t act_bytes;        // its size (smaller with recompute)
     model_grad_acts gacts;
     void *gact_mem;
     size_t gact_bytes;
@@ -144,10 +149,20 @@ typedef struct model {
     int32_t *host_tokens;    // [max_rows] staging for uploads
 } model;
 
+// model_build flags.
+enum model_flag {
+    MODEL_RECOMPUTE = 1 << 0, // keep each layer's input only; recompute the rest of its activations in the backward
+};
+
 // Builds the model for cfg on backend be with activation capacity max_B x max_T, parameters zero (call
-// model_init_params or model_load_* next). Dies (SCOUT_EXIT_FAIL) when memory runs out.
-void model_build(model *m, const model_config *cfg, const scout_backend *be, int max_B, int max_T);
+// model_init_params or model_load_* next). flags: 0 or MODEL_RECOMPUTE. Dies (SCOUT_EXIT_FAIL) when memory
+// runs out.
+void model_build(model *m, const model_config *cfg, const scout_backend *be, int max_B, int max_T, unsigned flags);
 void model_free(model *m);
+// Bytes of backend memory the model holds: parameters, gradients, moments, forward weights, activations,
+// activation gradients and the op workspace (everything model_build allocates; the head's fp32 logits
+// staging of model_forward on a non-fp32 backend comes and goes).
+size_t model_memory_bytes(const model *m);
 
 // Parameters from the D4 init with seed, or from host fp32 buffers laid out by m->pt.
 void model_init_params(model *m, uint64_t seed);

@@ -2,6 +2,9 @@
 // the named tensors of model_acts (model.h gives each one's shape); a second one holds the gradient
 // buffers of one layer. The same walk computes the size (base NULL) and sets the pointers, so the two can
 // never disagree. Shapes use the capacity N = max_rows = max_B * max_T; a smaller batch uses a prefix.
+//
+// With recompute (model.h), layer 0 is carved in full and every later layer takes only its input residual
+// res[0]: its other pointers are copies of layer 0's, so all layers share one set and the walk stays one walk.
 #include "model_internal.h"
 
 typedef struct carver {
@@ -53,6 +56,11 @@ size_t model_carve_acts(model *m, char *base) {
     const size_t as = m->be->act_size, N = (size_t)m->max_rows, H = (size_t)m->cfg.hidden_size;
     for (int l = 0; l < m->cfg.n_layers; l++) {
         layer_acts *L = &a->layer[l];
+        if (m->recompute && l > 0) {
+            *L = a->layer[0];                             // the shared set (NULLs in the sizing pass)
+            L->res[0] = take(&c, N * H, as);              // [N, H] the layer's own input
+            continue;
+        }
         for (int b = 0; b < m->n_branches; b++) {
             L->res[b] = take(&c, N * H, as);              // [N, H]
             L->norm[b] = take(&c, N * H, as);             // [N, H]

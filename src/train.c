@@ -113,6 +113,7 @@ static json_t *options_to_json(const run *R) {
     json_object_set_new(j, "val_batches", json_integer(o->val_batches));
     json_object_set_new(j, "save_every", json_integer(o->save_every));
     json_object_set_new(j, "peak_tflops", json_real(o->peak_tflops));
+    json_object_set_new(j, "recompute", json_boolean(o->recompute > 0));
     return j;
 }
 
@@ -125,6 +126,8 @@ static void merge_options(train_options *o, const json_t *saved) {
     if (o->val_batches <= 0 && json_is_integer(v = json_object_get(saved, "val_batches"))) o->val_batches = (int)json_integer_value(v);
     if (o->save_every < 0 && json_is_integer(v = json_object_get(saved, "save_every"))) o->save_every = json_integer_value(v);
     if (o->peak_tflops <= 0 && json_is_real(v = json_object_get(saved, "peak_tflops"))) o->peak_tflops = json_real_value(v);
+    // Recompute changes memory and time, never a result: a resume may turn it on or off freely.
+    if (o->recompute < 0 && json_is_boolean(v = json_object_get(saved, "recompute"))) o->recompute = json_is_true(v);
 }
 
 static json_t *trainer_json(const run *R) {
@@ -291,6 +294,13 @@ static void resolve_output(run *R, const char *ckpt_dir) {
             R->out_dir, R->out_dir);
 }
 
+// "1.23 GiB", or "4.5 MiB" below 1 GiB: tiny test models and large runs in one format.
+static const char *bytes_str(char buf[32], size_t bytes) {
+    if (bytes >= (size_t)1 << 30) snprintf(buf, 32, "%.2f GiB", (double)bytes / (1 << 30));
+    else snprintf(buf, 32, "%.1f MiB", (double)bytes / (1 << 20));
+    return buf;
+}
+
 static void print_start(const run *R) {
     char summary[256];
     config_summary(&R->cfg, summary, sizeof summary);
@@ -301,7 +311,11 @@ static void print_start(const run *R) {
              (unsigned long long)R->rc.tokens, R->rc.lr, R->rc.min_lr, (unsigned long long)R->sch.warmup_iters,
              R->rc.weight_decay, R->rc.no_decay_1d ? " (not on 1-D tensors)" : "", R->rc.clip,
              (unsigned long long)R->rc.seed);
-    log_info("data: %s; activations %.1f MiB", R->data_source, (double)R->m.act_bytes / (1 << 20));
+    log_info("data: %s", R->data_source);
+    char b1[32], b2[32], b3[32], b4[32];
+    log_info("activations: %s (%s); activation gradients %s, op workspace %s; %s in all with the parameters and "
+             "optimizer", bytes_str(b1, R->m.act_bytes), R->m.recompute ? "recompute per layer" : "every layer kept",
+             bytes_str(b2, R->m.gact_bytes), bytes_str(b3, R->m.ws_bytes), bytes_str(b4, model_memory_bytes(&R->m)));
     if (!strcmp(R->m.be->name, "cpu"))
         log_info("device: cpu, %d threads, OpenBLAS %s kernels", openblas_get_num_threads(), openblas_get_corename());
 #ifdef SCOUT_CUDA
@@ -318,8 +332,8 @@ static void print_start(const run *R) {
 #endif
 }
 
-// The device memory report at the end of a run (CUDA): everything is allocated up front, so what is held now
-// is the peak of the run.
+// The memory report at the end of a run: everything is allocated up front, so what is held now is the peak
+// of the run. CUDA counts its allocations (and the device's own use); the CPU reports what the model holds.
 static void print_memory(const run *R) {
 #ifdef SCOUT_CUDA
     if (!strcmp(R->m.be->name, "cuda")) {
@@ -327,10 +341,12 @@ static void print_memory(const run *R) {
         scout_cuda_alloc_stats(&live, &peak);
         log_info("peak device memory: %.2f GiB allocated by the model (parameters, optimizer, activations, workspace); "
                  "%.2f GiB in use on the device", (double)peak / (1 << 30), (double)scout_cuda_device_used() / (1 << 30));
+        return;
     }
-#else
-    (void)R;
 #endif
+    char b[32];
+    log_info("peak memory: %s held by the model (parameters, optimizer, activations, workspace)",
+             bytes_str(b, model_memory_bytes(&R->m)));
 }
 
 const char *train_default_device(void) {
@@ -376,6 +392,7 @@ static void setup(run *R, train_options *o) {
     if (o->val_every < 0) o->val_every = 0;
     if (o->save_every < 0) o->save_every = 0;
     if (o->val_batches <= 0) o->val_batches = 16;
+    if (o->recompute < 0) o->recompute = 0;
     if (!o->model_path && !R->ckpt_dir) die(SCOUT_EXIT_USAGE, "--model CONFIG.json is required (or --resume a checkpoint)");
 
     load_config(R, R->ckpt_dir);
@@ -384,7 +401,7 @@ static void setup(run *R, train_options *o) {
     resolve_output(R, R->ckpt_dir);
 
     const int B = R->rc.micro_batch, T = R->rc.seq_len;
-    model_build(&R->m, &R->cfg, be, B, T);
+    model_build(&R->m, &R->cfg, be, B, T, o->recompute ? MODEL_RECOMPUTE : 0);
     R->opt = (adamw_config){.beta1 = 0.9f, .beta2 = 0.95f, .eps = 1e-8f, .weight_decay = (float)R->rc.weight_decay,
                             .no_decay_1d = R->rc.no_decay_1d, .clip = (float)R->rc.clip};
     R->flops_per_token = params_train_flops_per_token(&R->m.pt, T);

@@ -9,7 +9,8 @@
 //
 // Resume is exact: the checkpoint holds the master weights, both moments, the step and the data reader's
 // cursor (position and shuffling-generator state), and nothing else carries state from step to step, so
-// on the same machine the resumed losses equal the uninterrupted run's bit for bit.
+// on the same machine the resumed losses equal the uninterrupted run's bit for bit. --recompute changes memory
+// and time, never a result, so a resume may turn it on or off (it keeps the checkpoint's choice by default).
 #ifndef SCOUT_TRAIN_H
 #define SCOUT_TRAIN_H
 
@@ -40,6 +41,8 @@ typedef struct train_options {
     const char *metrics_path; // --metrics (default: <out_dir>/metrics.jsonl)
     double peak_tflops;       // for MFU; <= 0: unknown
     int report_unigram;       // print the unigram entropy of the training tokens
+    int recompute;            // 1: recompute each layer's activations in the backward (MODEL_RECOMPUTE); 0: keep
+                              // them all; -1: unset (a resumed run keeps its checkpoint's choice, else 0)
     const char *device;       // "cpu", "cuda", or NULL: train_default_device()
     int argc;
     char **argv;              // the whole command line, kept in trainer.json

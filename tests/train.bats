@@ -2,8 +2,8 @@
 # scout-train as a user runs it: real English (Moby-Dick through the Mistral tokenizer, or a synthetic
 # stream when those are absent) packed into shards, tiny SCOUT-SWA and SCOUT-Mamba models trained for a
 # few dozen steps, runs interrupted by SIGTERM / SIGINT and resumed (the loss sequence and the final weights
-# must equal the uninterrupted run's bit for bit), the checkpoint format, and every bad-input case (message,
-# exit code, no checkpoint left behind).
+# must equal the uninterrupted run's bit for bit), --recompute (the same bits in less memory), the checkpoint
+# format, and every bad-input case (message, exit code, no checkpoint left behind).
 
 setup_file() {
     ROOT="$(cd "$BATS_TEST_DIRNAME/.." && pwd)"
@@ -119,6 +119,43 @@ assert t["recipe"]["seq_len"] == 32 and t["recipe"]["micro_batch"] == 2 and t["r
 assert t["data"]["mode"] == "shards" and t["data"]["blocks"] == 5 * 4 and "rng" in t["data"]
 assert t["args"][0].endswith("scout-train") and "--save-every" in t["args"]
 EOF
+}
+
+# The activation bytes of a run's "activations: 5.5 MiB (...)" log line.
+activation_bytes() {
+    sed -nE 's/.*activations: ([0-9.]+) (MiB|GiB) .*/\1 \2/p' "$1" | awk '{ print $1 * ($2 == "GiB" ? 2^30 : 2^20) }'
+}
+
+@test "--recompute: the same losses, weights and moments as without it, in less activation memory; a resume may change it" {
+    # Not -q: the activation report is a log line. 10 steps, saved at 5 and 10.
+    args=(--data "$D/shards/train_*.bin" --seq-len 32 --global-batch 4 --micro-batch 2 --tokens 1280 --lr 2e-3
+          --warmup 10% --val-data "$D/shards/val_*.bin" --val-every 5 --val-batches 2 --save-every 5)
+    scout-train --model "$SWA" "${args[@]}" -o "$T/keep" 2> "$T/keep.log"
+    scout-train --model "$SWA" "${args[@]}" --recompute -o "$T/rc" 2> "$T/rc.log"
+    [ "$(wc -l < "$T/rc/metrics.jsonl")" -eq 10 ]
+    diff <(losses "$T/keep/metrics.jsonl") <(losses "$T/rc/metrics.jsonl")
+    cmp "$T/keep/step_00000010/model.safetensors" "$T/rc/step_00000010/model.safetensors"
+    cmp "$T/keep/step_00000010/optimizer.safetensors" "$T/rc/step_00000010/optimizer.safetensors"
+    grep -q "activations: .*(every layer kept)" "$T/keep.log"
+    grep -q "activations: .*(recompute per layer)" "$T/rc.log"
+    grep -q "peak memory: .* held by the model" "$T/rc.log"
+    keep=$(activation_bytes "$T/keep.log")
+    rc=$(activation_bytes "$T/rc.log")
+    awk -v a="$rc" -v b="$keep" 'BEGIN { exit !(a > 0 && a < b) }'
+    [ "$(jq .options.recompute "$T/rc/step_00000005/trainer.json")" = true ]
+    [ "$(jq .options.recompute "$T/keep/step_00000005/trainer.json")" = false ]
+
+    # A resume keeps the checkpoint's choice...
+    scout-train --resume "$T/rc/step_00000005" 2> "$T/resume1.log"
+    grep -q "activations: .*(recompute per layer)" "$T/resume1.log"
+    cmp "$T/keep/step_00000010/model.safetensors" "$T/rc/step_00000010/model.safetensors"
+    # ...or changes it, with the same result.
+    scout-train --resume "$T/rc/step_00000005" --no-recompute 2> "$T/resume2.log"
+    grep -q "activations: .*(every layer kept)" "$T/resume2.log"
+    ! grep -q "will not match" "$T/resume2.log"
+    diff <(losses "$T/keep/metrics.jsonl") <(losses "$T/rc/metrics.jsonl")
+    cmp "$T/keep/step_00000010/model.safetensors" "$T/rc/step_00000010/model.safetensors"
+    [ "$(jq .options.recompute "$T/rc/step_00000010/trainer.json")" = false ]
 }
 
 @test "a packed stream on stdin trains; --init starts from a checkpoint's weights" {

@@ -932,8 +932,12 @@ static void attention_backward(void *dq, void *dk, void *dv, const void *dout, c
         const size_t dkdv_smem = (size_t)(2 * kBN + 4 * kBM) * LD * sizeof(floatX) + 4 * kBM * sizeof(float);
         auto dq_kernel = attn_bwd_dq_mma_kernel<kMmaD, Keys>;
         auto dkdv_kernel = attn_bwd_dkdv_mma_kernel<kMmaD, Keys>;
-        cudaCheck(cudaFuncSetAttribute(dq_kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, (int)dq_smem));
-        cudaCheck(cudaFuncSetAttribute(dkdv_kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, (int)dkdv_smem));
+        static bool smem_set = false; // once per instantiation: the sizes are compile-time constants
+        if (!smem_set) {
+            cudaCheck(cudaFuncSetAttribute(dq_kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, (int)dq_smem));
+            cudaCheck(cudaFuncSetAttribute(dkdv_kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, (int)dkdv_smem));
+            smem_set = true;
+        }
         dq_kernel<<<dim3(ceil_div(T, kBM), n_h, B), kWarps * 32, dq_smem, stream>>>(
             (floatX *)dq, (const floatX *)dout, (const floatX *)q, (const floatX *)k, (const floatX *)v, lse, delta, T,
             n_h, n_kv, keys, scale * kLog2e, scale, reverse);

@@ -71,17 +71,16 @@ __global__ void conv1d_backward_kernel(floatX *dx, float *partial, const floatX 
     partial[((size_t)chunk * (K + 1) + K) * E + e] = db;
 }
 
-// One thread per (e, j), j <= K: dw[e, j] (or db[e] for j = K) += the chunk partials in chunk order.
-__global__ void conv1d_param_reduce_kernel(float *dw, float *db, const float *partial, int n_chunks, int E, int K) {
-    int idx = blockIdx.x * blockDim.x + threadIdx.x;
-    if (idx >= E * (K + 1)) return;
-    int j = idx / E, e = idx % E;
-    if (j == K && !db) return;
-    float acc = 0.0f;
-    for (int c = 0; c < n_chunks; c++) acc += partial[((size_t)c * (K + 1) + j) * E + e];
-    if (j < K) dw[(size_t)e * K + j] += acc;
-    else db[e] += acc;
-}
+// column_sum's store for the partials seen as [n_chunks, (K + 1) E]: column j E + e is dw[e, j] (j < K) or db[e].
+struct ConvParamStore {
+    float *dw, *db;
+    int E, K;
+    __device__ void operator()(int col, float sum) const {
+        int j = col / E, e = col % E;
+        if (j < K) dw[(size_t)e * K + j] += sum;
+        else if (db) db[e] += sum;
+    }
+};
 
 // ----------------------------------------------------------------------------------------------------------
 // kernel launchers
@@ -115,6 +114,5 @@ extern "C" void causal_conv1d_backward_cuda(void *dx, float *dw, float *db, cons
     conv1d_backward_kernel<<<dim3(ceil_div(E, block), n_chunks), block, 0, stream>>>(
         (floatX *)dx, partial, (const floatX *)dout, (const floatX *)x, x_stride, (const floatX *)w, T, E, K);
     cudaCheck(cudaGetLastError());
-    conv1d_param_reduce_kernel<<<ceil_div(E * (K + 1), 256), 256, 0, stream>>>(dw, db, partial, n_chunks, E, K);
-    cudaCheck(cudaGetLastError());
+    column_sum(ConvParamStore{dw, db, E, K}, partial, n_chunks, (K + 1) * E, stream);
 }

@@ -133,6 +133,44 @@ __device__ __forceinline__ float block_reduce_max(float v, float *scratch) {
     return warp_reduce_max(v);
 }
 
+// ---- deterministic column sums of per-block partials -----------------------------------------------------
+//
+// Parameter gradients that sum over every row (RMSNorm's dw, a bias gradient, the conv taps) are reduced in two
+// passes so that no float atomics make them vary from run to run: the op's kernel writes one fp32 partial row per
+// block of rows, then column_sum adds the partial rows, [rows, C], column by column in a fixed order. One thread
+// per column walking all the rows (the first version) left a 1024-column sum to 1024 threads, each waiting on
+// 500 dependent loads: latency-bound at ~0.1 ms per call. Here a block is 32 columns x kColSumSlices row slices;
+// slice s sums rows s, s + kColSumSlices, ...; the slices are then added in slice order.
+static const int kColSumSlices = 16;
+
+template <class Store>
+__global__ void __launch_bounds__(32 * kColSumSlices) column_sum_kernel(Store store, const float *partial, int rows,
+                                                                         int C) {
+    __shared__ float acc[kColSumSlices][33]; // +1: no bank conflicts on the column-wise read below
+    const int c = blockIdx.x * 32 + threadIdx.x, slice = threadIdx.y;
+    float a = 0.0f;
+    if (c < C)
+        for (int r = slice; r < rows; r += kColSumSlices) a += partial[(size_t)r * C + c];
+    acc[slice][threadIdx.x] = a;
+    __syncthreads();
+    if (slice != 0 || c >= C) return;
+    float t = 0.0f;
+    for (int k = 0; k < kColSumSlices; k++) t += acc[k][threadIdx.x];
+    store(c, t);
+}
+
+// Store functors: out[c] += sum.
+struct ColSumAdd {
+    float *out;
+    __device__ void operator()(int c, float sum) const { out[c] += sum; }
+};
+
+template <class Store> static void column_sum(Store store, const float *partial, int rows, int C, cudaStream_t stream) {
+    if (rows <= 0 || C <= 0) return;
+    column_sum_kernel<Store><<<(C + 31) / 32, dim3(32, kColSumSlices), 0, stream>>>(store, partial, rows, C);
+    cudaCheck(cudaGetLastError());
+}
+
 // ---- scalar math shared with the CPU reference (kernels/cpu/cpu_math.h): same formulas, same thresholds -----
 
 #define SCOUT_SOFTPLUS_THRESHOLD 20.0f

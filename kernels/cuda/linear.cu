@@ -7,12 +7,12 @@
 //   dW^T     [C_in x C_out]    += x^T [C_in x N]     . dout [N x C_out]          (fp32 output, beta = 1)
 // The weight gradient is accumulated straight into the fp32 gradient buffer (C = D, beta = 1), so
 // micro-batches add up without a bf16 round trip (D3). The bias gradient is a column sum of dout done by our
-// own two-stage kernel (fixed-order partials, then an in-order sum into db): cuBLASLt's BGRADB epilogue would
+// own two-stage kernel (fixed-order partials, then column_sum's fixed-order sum into db): cuBLASLt's BGRADB epilogue would
 // overwrite rather than accumulate.
 //
-// Descriptors are built per call, as llm.c does; cuBLASLt caches its heuristic results internally. The
-// alignment of every pointer is passed in the preference so that the heuristic never picks a kernel that
-// assumes more alignment than a slice of a buffer has.
+// Descriptors and the heuristic's algorithm are cached per GEMM configuration (plan_get). The alignment of every
+// pointer is part of the configuration and passed in the preference, so that the heuristic never picks a kernel
+// that assumes more alignment than a slice of a buffer has.
 #include "cuda/common.cuh"
 
 static const int kRowsPerBlock = 64;
@@ -30,14 +30,6 @@ __global__ void bias_grad_partial_kernel(float *partial, const floatX *dout, int
     partial[(size_t)blockIdx.y * C + c] = acc;
 }
 
-__global__ void bias_grad_reduce_kernel(float *db, const float *partial, int n_blocks, int C) {
-    int c = blockIdx.x * blockDim.x + threadIdx.x;
-    if (c >= C) return;
-    float acc = 0.0f;
-    for (int b = 0; b < n_blocks; b++) acc += partial[(size_t)b * C + c];
-    db[c] += acc;
-}
-
 // ----------------------------------------------------------------------------------------------------------
 // cuBLASLt
 
@@ -49,57 +41,115 @@ static uint32_t alignment_of(const void *p) {
     return al;
 }
 
+// One GEMM configuration: everything the heuristic's answer depends on. Pointers are not part of it, only
+// their alignments (a slice of a buffer may be less aligned than the buffer).
+typedef struct {
+    cudaDataType d_type;
+    int trans_a, trans_b, m, n, k, lda, ldb, ldd, has_bias;
+    uint32_t al_a, al_b, al_d;
+} plan_key;
+
+// A cached plan: the descriptors and the algorithm for one key, built on the key's first call and kept for the
+// life of the process. Building them costs tens of microseconds of host time per call (five creates, a dozen
+// attributes and the heuristic query), about as long as a 1024 x 1024 product takes on the GPU for a 16K-row
+// micro-batch, so a per-call build left the GPU waiting for the host through the forward.
+typedef struct {
+    plan_key key;
+    cublasLtMatmulDesc_t desc;
+    cublasLtMatrixLayout_t la, lb, ld;
+    cublasLtMatmulAlgo_t algo;
+} gemm_plan;
+
+// A model uses a few dozen shapes (every layer repeats the same ones); a full table means shapes keep changing,
+// so the oldest plans are dropped round-robin rather than failing.
+#define PLAN_CAP 256
+static gemm_plan g_plans[PLAN_CAP];
+static int g_n_plans = 0, g_next_evict = 0;
+
+static void plan_destroy(gemm_plan *p) {
+    cublasCheck(cublasLtMatrixLayoutDestroy(p->la));
+    cublasCheck(cublasLtMatrixLayoutDestroy(p->lb));
+    cublasCheck(cublasLtMatrixLayoutDestroy(p->ld));
+    cublasCheck(cublasLtMatmulDescDestroy(p->desc));
+}
+
+static void plan_build(gemm_plan *p, const plan_key *key) {
+    scout_cuda_context *ctx = scout_cuda_ctx();
+    p->key = *key;
+    cublasCheck(cublasLtMatmulDescCreate(&p->desc, CUBLAS_COMPUTE_32F, CUDA_R_32F));
+    cublasOperation_t ta = key->trans_a ? CUBLAS_OP_T : CUBLAS_OP_N, tb = key->trans_b ? CUBLAS_OP_T : CUBLAS_OP_N;
+    cublasCheck(cublasLtMatmulDescSetAttribute(p->desc, CUBLASLT_MATMUL_DESC_TRANSA, &ta, sizeof(ta)));
+    cublasCheck(cublasLtMatmulDescSetAttribute(p->desc, CUBLASLT_MATMUL_DESC_TRANSB, &tb, sizeof(tb)));
+    if (key->has_bias) {
+        // The bias pointer itself is set per call (matmul_lt); the heuristic only needs to know there is one.
+        cublasLtEpilogue_t epi = CUBLASLT_EPILOGUE_BIAS;
+        cudaDataType bias_type = CUDA_R_16BF;
+        cublasCheck(cublasLtMatmulDescSetAttribute(p->desc, CUBLASLT_MATMUL_DESC_EPILOGUE, &epi, sizeof(epi)));
+        cublasCheck(cublasLtMatmulDescSetAttribute(p->desc, CUBLASLT_MATMUL_DESC_BIAS_DATA_TYPE, &bias_type,
+                                                   sizeof(bias_type)));
+    }
+    // Layouts describe the stored matrices; the transpose is the descriptor's business.
+    const int m = key->m, n = key->n, k = key->k;
+    cublasCheck(cublasLtMatrixLayoutCreate(&p->la, CUDA_R_16BF, key->trans_a ? k : m, key->trans_a ? m : k, key->lda));
+    cublasCheck(cublasLtMatrixLayoutCreate(&p->lb, CUDA_R_16BF, key->trans_b ? n : k, key->trans_b ? k : n, key->ldb));
+    cublasCheck(cublasLtMatrixLayoutCreate(&p->ld, key->d_type, m, n, key->ldd));
+
+    cublasLtMatmulPreference_t pref;
+    cublasCheck(cublasLtMatmulPreferenceCreate(&pref));
+    cublasCheck(cublasLtMatmulPreferenceSetAttribute(pref, CUBLASLT_MATMUL_PREF_MAX_WORKSPACE_BYTES,
+                                                     &ctx->lt_workspace_size, sizeof(ctx->lt_workspace_size)));
+    cublasCheck(cublasLtMatmulPreferenceSetAttribute(pref, CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_A_BYTES, &key->al_a,
+                                                     sizeof(key->al_a)));
+    cublasCheck(cublasLtMatmulPreferenceSetAttribute(pref, CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_B_BYTES, &key->al_b,
+                                                     sizeof(key->al_b)));
+    cublasCheck(cublasLtMatmulPreferenceSetAttribute(pref, CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_C_BYTES, &key->al_d,
+                                                     sizeof(key->al_d)));
+    cublasCheck(cublasLtMatmulPreferenceSetAttribute(pref, CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_D_BYTES, &key->al_d,
+                                                     sizeof(key->al_d)));
+    cublasLtMatmulHeuristicResult_t heur;
+    int found = 0;
+    cublasCheck(cublasLtMatmulAlgoGetHeuristic(ctx->lt, p->desc, p->la, p->lb, p->ld, p->ld, pref, 1, &heur, &found));
+    cublasCheck(cublasLtMatmulPreferenceDestroy(pref));
+    scout_require(found > 0, "cuBLASLt found no algorithm for m=%d n=%d k=%d (trans %d %d, bias %d, D %s)", m, n, k,
+                  key->trans_a, key->trans_b, key->has_bias, key->d_type == CUDA_R_32F ? "fp32" : "bf16");
+    p->algo = heur.algo;
+}
+
+static gemm_plan *plan_get(const plan_key *key) {
+    for (int i = 0; i < g_n_plans; i++)
+        if (memcmp(&g_plans[i].key, key, sizeof(*key)) == 0) return &g_plans[i];
+    gemm_plan *p;
+    if (g_n_plans < PLAN_CAP) {
+        p = &g_plans[g_n_plans++];
+    } else {
+        p = &g_plans[g_next_evict];
+        g_next_evict = (g_next_evict + 1) % PLAN_CAP;
+        // The stream may still be running a product with these descriptors: cuBLASLt reads them at enqueue
+        // time only, so destroying them after the call returned is safe.
+        plan_destroy(p);
+    }
+    plan_build(p, key);
+    return p;
+}
+
 // D [m x n] (column-major, ld = ldd) = op(A) op(B) + beta D, op(A) m x k, op(B) k x n, all operands bf16;
 // D bf16 or fp32; bias (bf16, length m) added by the epilogue when not NULL.
 static void matmul_lt(void *D, cudaDataType d_type, int ldd, const floatX *A, bool trans_a, int lda, const floatX *B,
                       bool trans_b, int ldb, int m, int n, int k, const floatX *bias, float beta, cudaStream_t stream) {
     scout_cuda_context *ctx = scout_cuda_ctx();
-    cublasLtMatmulDesc_t desc;
-    cublasLtMatrixLayout_t la, lb, ld;
-    cublasLtMatmulPreference_t pref;
-    cublasCheck(cublasLtMatmulDescCreate(&desc, CUBLAS_COMPUTE_32F, CUDA_R_32F));
-    cublasOperation_t ta = trans_a ? CUBLAS_OP_T : CUBLAS_OP_N, tb = trans_b ? CUBLAS_OP_T : CUBLAS_OP_N;
-    cublasCheck(cublasLtMatmulDescSetAttribute(desc, CUBLASLT_MATMUL_DESC_TRANSA, &ta, sizeof(ta)));
-    cublasCheck(cublasLtMatmulDescSetAttribute(desc, CUBLASLT_MATMUL_DESC_TRANSB, &tb, sizeof(tb)));
-    if (bias) {
-        cublasLtEpilogue_t epi = CUBLASLT_EPILOGUE_BIAS;
-        cudaDataType bias_type = CUDA_R_16BF;
-        cublasCheck(cublasLtMatmulDescSetAttribute(desc, CUBLASLT_MATMUL_DESC_EPILOGUE, &epi, sizeof(epi)));
-        cublasCheck(cublasLtMatmulDescSetAttribute(desc, CUBLASLT_MATMUL_DESC_BIAS_POINTER, &bias, sizeof(bias)));
-        cublasCheck(
-            cublasLtMatmulDescSetAttribute(desc, CUBLASLT_MATMUL_DESC_BIAS_DATA_TYPE, &bias_type, sizeof(bias_type)));
-    }
-    // Layouts describe the stored matrices; the transpose is the descriptor's business.
-    cublasCheck(cublasLtMatrixLayoutCreate(&la, CUDA_R_16BF, trans_a ? k : m, trans_a ? m : k, lda));
-    cublasCheck(cublasLtMatrixLayoutCreate(&lb, CUDA_R_16BF, trans_b ? n : k, trans_b ? k : n, ldb));
-    cublasCheck(cublasLtMatrixLayoutCreate(&ld, d_type, m, n, ldd));
-
-    cublasCheck(cublasLtMatmulPreferenceCreate(&pref));
-    cublasCheck(cublasLtMatmulPreferenceSetAttribute(pref, CUBLASLT_MATMUL_PREF_MAX_WORKSPACE_BYTES,
-                                                     &ctx->lt_workspace_size, sizeof(ctx->lt_workspace_size)));
-    uint32_t al_a = alignment_of(A), al_b = alignment_of(B), al_d = alignment_of(D);
-    cublasCheck(cublasLtMatmulPreferenceSetAttribute(pref, CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_A_BYTES, &al_a,
-                                                     sizeof(al_a)));
-    cublasCheck(cublasLtMatmulPreferenceSetAttribute(pref, CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_B_BYTES, &al_b,
-                                                     sizeof(al_b)));
-    cublasCheck(cublasLtMatmulPreferenceSetAttribute(pref, CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_C_BYTES, &al_d,
-                                                     sizeof(al_d)));
-    cublasCheck(cublasLtMatmulPreferenceSetAttribute(pref, CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_D_BYTES, &al_d,
-                                                     sizeof(al_d)));
-
-    cublasLtMatmulHeuristicResult_t heur;
-    int found = 0;
-    cublasCheck(cublasLtMatmulAlgoGetHeuristic(ctx->lt, desc, la, lb, ld, ld, pref, 1, &heur, &found));
-    scout_require(found > 0, "cuBLASLt found no algorithm for m=%d n=%d k=%d (trans %d %d, bias %d, D %s)", m, n, k,
-                  trans_a, trans_b, bias != NULL, d_type == CUDA_R_32F ? "fp32" : "bf16");
+    plan_key key;
+    memset(&key, 0, sizeof(key)); // padding too: keys are compared with memcmp
+    key.d_type = d_type;
+    key.trans_a = trans_a, key.trans_b = trans_b;
+    key.m = m, key.n = n, key.k = k, key.lda = lda, key.ldb = ldb, key.ldd = ldd;
+    key.has_bias = bias != NULL;
+    key.al_a = alignment_of(A), key.al_b = alignment_of(B), key.al_d = alignment_of(D);
+    gemm_plan *p = plan_get(&key);
+    if (bias)
+        cublasCheck(cublasLtMatmulDescSetAttribute(p->desc, CUBLASLT_MATMUL_DESC_BIAS_POINTER, &bias, sizeof(bias)));
     const float alpha = 1.0f;
-    cublasCheck(cublasLtMatmul(ctx->lt, desc, &alpha, A, la, B, lb, &beta, D, ld, D, ld, &heur.algo,
+    cublasCheck(cublasLtMatmul(ctx->lt, p->desc, &alpha, A, p->la, B, p->lb, &beta, D, p->ld, D, p->ld, &p->algo,
                                ctx->lt_workspace, ctx->lt_workspace_size, stream));
-    cublasCheck(cublasLtMatmulPreferenceDestroy(pref));
-    cublasCheck(cublasLtMatrixLayoutDestroy(la));
-    cublasCheck(cublasLtMatrixLayoutDestroy(lb));
-    cublasCheck(cublasLtMatrixLayoutDestroy(ld));
-    cublasCheck(cublasLtMatmulDescDestroy(desc));
 }
 
 // ----------------------------------------------------------------------------------------------------------
@@ -136,6 +186,5 @@ extern "C" void linear_backward_cuda(void *dx, float *dW, float *db, const void 
     bias_grad_partial_kernel<<<dim3(ceil_div(C_out, 256), n_blocks), 256, 0, stream>>>(partial, (const floatX *)dout,
                                                                                       N, C_out);
     cudaCheck(cudaGetLastError());
-    bias_grad_reduce_kernel<<<ceil_div(C_out, 256), 256, 0, stream>>>(db, partial, n_blocks, C_out);
-    cudaCheck(cudaGetLastError());
+    column_sum(ColSumAdd{db}, partial, n_blocks, C_out, stream);
 }

@@ -6,7 +6,7 @@
 // Backward, deterministic: dw is a sum over all N rows, which a float atomicAdd per block would make
 // run-to-run variable. Instead each block owns kRowsPerBlock consecutive rows: its warps write dx for those
 // rows, then its threads sum g x rstd over the same rows column by column (the rows are still in L1/L2) into
-// a per-block partial row of the workspace; a second kernel adds the partials to dw in block order.
+// a per-block partial row of the workspace; column_sum (common.cuh) adds the partials to dw in a fixed order.
 #include "cuda/common.cuh"
 
 static const int kRowsPerBlock = 32;
@@ -89,15 +89,6 @@ __global__ void rmsnorm_backward_kernel(floatX *dx, float *partial, const floatX
     }
 }
 
-// dw[c] += sum over blocks b (in order) of partial[b, c].
-__global__ void rmsnorm_dw_reduce_kernel(float *dw, const float *partial, int n_blocks, int C) {
-    int c = blockIdx.x * blockDim.x + threadIdx.x;
-    if (c >= C) return;
-    float acc = 0.0f;
-    for (int b = 0; b < n_blocks; b++) acc += partial[(size_t)b * C + c];
-    dw[c] += acc;
-}
-
 // ----------------------------------------------------------------------------------------------------------
 // kernel launchers
 
@@ -135,6 +126,5 @@ extern "C" void rmsnorm_backward_cuda(void *dx, float *dw, const void *dout, con
         rmsnorm_backward_kernel<1><<<n_blocks, 32 * kWarps, 0, stream>>>(
             (floatX *)dx, partial, (const floatX *)dout, (const floatX *)x, (const floatX *)w, rstd, N, C);
     cudaCheck(cudaGetLastError());
-    rmsnorm_dw_reduce_kernel<<<ceil_div(C, 256), 256, 0, stream>>>(dw, partial, n_blocks, C);
-    cudaCheck(cudaGetLastError());
+    column_sum(ColSumAdd{dw}, partial, n_blocks, C, stream);
 }

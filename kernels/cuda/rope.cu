@@ -4,24 +4,39 @@
 // One thread per rotated pair (x[j], x[j + d/2]): the pair is read and written by the same thread, so in
 // place is safe. The angle is formed exactly as the CPU reference (and Hugging Face) forms it, in fp32:
 // inv_freq = 1 / theta^(2j/d), angle = (pos0 + t) * inv_freq, with the accurate sinf/cosf (this file is not
-// built with fast math; angles reach tens of thousands of radians at long context).
+// built with fast math; angles reach tens of thousands of radians at long context), once per (t, j) into a
+// cached table that every head and every call of the same shape reads.
 #include "cuda/common.cuh"
 
 // ----------------------------------------------------------------------------------------------------------
 // CUDA kernels
 
-__global__ void rope_kernel(floatX *x, int T, int n_heads, int d, int pos0, float theta, float sign,
-                            size_t n_pairs) {
-    size_t idx = (size_t)blockIdx.x * blockDim.x + threadIdx.x;
-    if (idx >= n_pairs) return;
+// table[t * half + j] = (cos, sin) of (pos0 + t) / theta^(2j/d): the angles, formed as the CPU reference forms
+// them. Computed once per (pos0, T, d, theta) instead of per rotated pair: powf, sinf and cosf for every pair of
+// every head were most of the op's time.
+__global__ void rope_table_kernel(float2 *table, int T, int d, int pos0, float theta) {
     const int half = d / 2;
-    int j = (int)(idx % half);
-    size_t head = idx / half;                     // (b * T + t) * n_heads + h
-    int t = (int)((head / n_heads) % T);
+    int idx = blockIdx.x * blockDim.x + threadIdx.x;
+    if (idx >= T * half) return;
+    int j = idx % half, t = idx / half;
     float inv_freq = 1.0f / powf(theta, (float)(2 * j) / (float)d);
     float angle = (float)(pos0 + t) * inv_freq;
-    float c = cosf(angle), s = sign * sinf(angle);
-    floatX *xh = x + head * d;
+    table[idx] = make_float2(cosf(angle), sinf(angle));
+}
+
+// One thread per rotated pair; Index is 32-bit whenever the pair count allows (64-bit division is a long
+// instruction sequence on the GPU).
+template <class Index>
+__global__ void rope_kernel(floatX *x, const float2 *table, Index T, Index n_heads, Index half, float sign,
+                            Index n_pairs) {
+    Index idx = (Index)blockIdx.x * blockDim.x + threadIdx.x;
+    if (idx >= n_pairs) return;
+    Index j = idx % half;
+    Index head = idx / half; // (b * T + t) * n_heads + h
+    Index t = (head / n_heads) % T;
+    float2 cs = table[t * half + j];
+    float c = cs.x, s = sign * cs.y;
+    floatX *xh = x + (size_t)head * (2 * half);
     float x1 = bf2f(xh[j]), x2 = bf2f(xh[j + half]);
     xh[j] = f2bf(x1 * c - x2 * s);
     xh[j + half] = f2bf(x2 * c + x1 * s);
@@ -30,14 +45,40 @@ __global__ void rope_kernel(floatX *x, int T, int n_heads, int d, int pos0, floa
 // ----------------------------------------------------------------------------------------------------------
 // kernel launchers
 
+// The angle table of the last (pos0, T, d, theta) asked for; training asks for the same one in every call.
+static float2 *g_table = NULL;
+static size_t g_table_cap = 0; // entries
+static int g_table_T = -1, g_table_d = -1, g_table_pos0 = -1;
+static float g_table_theta = 0.0f;
+
+static const float2 *rope_table(int T, int d, int pos0, float theta, cudaStream_t stream) {
+    if (g_table && T == g_table_T && d == g_table_d && pos0 == g_table_pos0 && theta == g_table_theta) return g_table;
+    const size_t n = (size_t)T * (d / 2);
+    scout_require(n < (size_t)INT32_MAX, "rope: table of %d positions x %d angles is too large", T, d / 2);
+    if (n > g_table_cap) {
+        if (g_table) cudaCheck(cudaFree(g_table)); // synchronises the device: a rebuild is rare
+        cudaCheck(cudaMalloc((void **)&g_table, n * sizeof(float2)));
+        g_table_cap = n;
+    }
+    rope_table_kernel<<<ceil_div((int)n, 256), 256, 0, stream>>>(g_table, T, d, pos0, theta);
+    cudaCheck(cudaGetLastError());
+    g_table_T = T, g_table_d = d, g_table_pos0 = pos0, g_table_theta = theta;
+    return g_table;
+}
+
 static void rope_launch(void *x, int B, int T, int n_heads, int d, int pos0, float theta, float sign,
                         cudaStream_t stream) {
     scout_require(d % 2 == 0, "rope: head dim %d must be even", d);
     size_t n_pairs = (size_t)B * T * n_heads * (d / 2);
     if (n_pairs == 0) return;
+    const float2 *table = rope_table(T, d, pos0, theta, stream);
     const int block = 256;
-    rope_kernel<<<(unsigned)ceil_div_sz(n_pairs, block), block, 0, stream>>>((floatX *)x, T, n_heads, d, pos0, theta,
-                                                                             sign, n_pairs);
+    const unsigned grid = (unsigned)ceil_div_sz(n_pairs, block);
+    if (n_pairs + block < (size_t)UINT32_MAX)
+        rope_kernel<uint32_t><<<grid, block, 0, stream>>>((floatX *)x, table, T, n_heads, d / 2, sign,
+                                                          (uint32_t)n_pairs);
+    else
+        rope_kernel<size_t><<<grid, block, 0, stream>>>((floatX *)x, table, T, n_heads, d / 2, sign, n_pairs);
     cudaCheck(cudaGetLastError());
 }
 

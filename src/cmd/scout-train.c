@@ -1,6 +1,7 @@
 // scout-train: trains a SCOUT (or baseline) model from packed shards or a packed stream, with the reference
 // recipe (spec/model.md D5, §11), checkpoints (DESIGN.md format 4) and metrics JSONL (format 5).
 // The loop is train.c; this file only turns the command line into train_options.
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -12,7 +13,8 @@
 enum {
     OPT_DATA = 256, OPT_VAL_DATA, OPT_VAL_EVERY, OPT_VAL_BATCHES, OPT_TRAIN_CONFIG, OPT_SEQ_LEN, OPT_GLOBAL_BATCH,
     OPT_MICRO_BATCH, OPT_TOKENS, OPT_LR, OPT_MIN_LR, OPT_WARMUP, OPT_WD, OPT_CLIP, OPT_SEED, OPT_NO_DECAY_1D,
-    OPT_SAVE_EVERY, OPT_RESUME, OPT_INIT, OPT_METRICS, OPT_PEAK_TFLOPS, OPT_UNIGRAM, OPT_DEVICE,
+    OPT_SAVE_EVERY, OPT_RESUME, OPT_INIT, OPT_METRICS, OPT_PEAK_TFLOPS, OPT_UNIGRAM, OPT_DEVICE, OPT_RECOMPUTE,
+    OPT_NO_RECOMPUTE,
 };
 
 static const cli_option options[] = {
@@ -41,6 +43,8 @@ static const cli_option options[] = {
     {"peak-tflops", OPT_PEAK_TFLOPS, CLI_ARG, "X", "peak FLOP/s of the device in TFLOP/s, for MFU (default: $SCOUT_PEAK_TFLOPS)"},
     {"report-unigram-entropy", OPT_UNIGRAM, CLI_NOARG, NULL, "print the unigram entropy of the training tokens beside the final validation loss"},
     {"device", OPT_DEVICE, CLI_ARG, "NAME", "cuda or cpu (default: cuda when this build has CUDA and a GPU is present, else cpu)"},
+    {"recompute", OPT_RECOMPUTE, CLI_NOARG, NULL, "keep only each layer's input and recompute its other activations before its backward: a fraction of the activation memory (the log reports it) for one more forward pass, bit-identical results; a resume may turn it on or off"},
+    {"no-recompute", OPT_NO_RECOMPUTE, CLI_NOARG, NULL, "keep every layer's activations (the default; turns off the --recompute of a resumed run)"},
     {0},
 };
 
@@ -85,9 +89,48 @@ static int positive_int(const char *opt, const char *s) {
     return (int)v;
 }
 
+// The recipe options that take one number: where it goes, how it is read, and its enum recipe_field bit
+// (--train-config, --warmup and --no-decay-1d have cases of their own).
+enum number_kind { NUM_POSITIVE_INT, NUM_COUNT, NUM_U64, NUM_DOUBLE };
+static const struct recipe_number {
+    int id;
+    const char *name; // as in options[], for errors
+    enum number_kind kind;
+    size_t offset;    // of the field in recipe: int (NUM_POSITIVE_INT), uint64_t (NUM_COUNT, NUM_U64) or double
+    unsigned bit;
+} recipe_numbers[] = {
+    {OPT_SEQ_LEN, "seq-len", NUM_POSITIVE_INT, offsetof(recipe, seq_len), RF_SEQ_LEN},
+    {OPT_GLOBAL_BATCH, "global-batch", NUM_POSITIVE_INT, offsetof(recipe, global_batch), RF_GLOBAL_BATCH},
+    {OPT_MICRO_BATCH, "micro-batch", NUM_POSITIVE_INT, offsetof(recipe, micro_batch), RF_MICRO_BATCH},
+    {OPT_TOKENS, "tokens", NUM_COUNT, offsetof(recipe, tokens), RF_TOKENS},
+    {OPT_LR, "lr", NUM_DOUBLE, offsetof(recipe, lr), RF_LR},
+    {OPT_MIN_LR, "min-lr", NUM_DOUBLE, offsetof(recipe, min_lr), RF_MIN_LR},
+    {OPT_WD, "wd", NUM_DOUBLE, offsetof(recipe, weight_decay), RF_WD},
+    {OPT_CLIP, "clip", NUM_DOUBLE, offsetof(recipe, clip), RF_CLIP},
+    {OPT_SEED, "seed", NUM_U64, offsetof(recipe, seed), RF_SEED},
+};
+
+// Sets the recipe field of option id from arg and marks it given; returns 0 when id is not in recipe_numbers.
+static int set_recipe_number(train_options *o, int id, const char *arg) {
+    for (size_t i = 0; i < sizeof recipe_numbers / sizeof recipe_numbers[0]; i++) {
+        const struct recipe_number *r = &recipe_numbers[i];
+        if (r->id != id) continue;
+        char *field = (char *)&o->rc + r->offset;
+        switch (r->kind) {
+        case NUM_POSITIVE_INT: *(int *)field = positive_int(r->name, arg); break;
+        case NUM_COUNT: *(uint64_t *)field = cli_parse_count(&spec, r->name, arg); break;
+        case NUM_U64: *(uint64_t *)field = cli_parse_u64(&spec, r->name, arg); break;
+        case NUM_DOUBLE: *(double *)field = cli_parse_double(&spec, r->name, arg); break;
+        }
+        o->rc_set |= r->bit;
+        return 1;
+    }
+    return 0;
+}
+
 int main(int argc, char **argv) {
     train_fix_blas_kernels(argv);
-    train_options o = {.val_every = -1, .save_every = -1, .device = NULL, .argc = argc, .argv = argv};
+    train_options o = {.val_every = -1, .save_every = -1, .recompute = -1, .device = NULL, .argc = argc, .argv = argv};
     recipe_defaults(&o.rc);
     cli_state st;
     cli_init(&st, &spec, argc, argv);
@@ -104,16 +147,7 @@ int main(int argc, char **argv) {
             if (recipe_parse_run_config(&o.rc, st.arg, err, sizeof err) != 0) cli_usage_error(&spec, "--train-config: %s", err);
             o.rc_set |= RF_SEQ_LEN | RF_GLOBAL_BATCH | RF_TOKENS;
             break;
-        case OPT_SEQ_LEN: o.rc.seq_len = positive_int("seq-len", st.arg), o.rc_set |= RF_SEQ_LEN; break;
-        case OPT_GLOBAL_BATCH: o.rc.global_batch = positive_int("global-batch", st.arg), o.rc_set |= RF_GLOBAL_BATCH; break;
-        case OPT_MICRO_BATCH: o.rc.micro_batch = positive_int("micro-batch", st.arg), o.rc_set |= RF_MICRO_BATCH; break;
-        case OPT_TOKENS: o.rc.tokens = cli_parse_count(&spec, "tokens", st.arg), o.rc_set |= RF_TOKENS; break;
-        case OPT_LR: o.rc.lr = cli_parse_double(&spec, "lr", st.arg), o.rc_set |= RF_LR; break;
-        case OPT_MIN_LR: o.rc.min_lr = cli_parse_double(&spec, "min-lr", st.arg), o.rc_set |= RF_MIN_LR; break;
         case OPT_WARMUP: parse_warmup(&o.rc, st.arg), o.rc_set |= RF_WARMUP; break;
-        case OPT_WD: o.rc.weight_decay = cli_parse_double(&spec, "wd", st.arg), o.rc_set |= RF_WD; break;
-        case OPT_CLIP: o.rc.clip = cli_parse_double(&spec, "clip", st.arg), o.rc_set |= RF_CLIP; break;
-        case OPT_SEED: o.rc.seed = cli_parse_u64(&spec, "seed", st.arg), o.rc_set |= RF_SEED; break;
         case OPT_NO_DECAY_1D: o.rc.no_decay_1d = 1, o.rc_set |= RF_NO_DECAY_1D; break;
         case 'o': o.out_dir = st.arg; break;
         case OPT_SAVE_EVERY: o.save_every = (int64_t)cli_parse_u64(&spec, "save-every", st.arg); break;
@@ -123,6 +157,10 @@ int main(int argc, char **argv) {
         case OPT_PEAK_TFLOPS: o.peak_tflops = cli_parse_double(&spec, "peak-tflops", st.arg); break;
         case OPT_UNIGRAM: o.report_unigram = 1; break;
         case OPT_DEVICE: o.device = st.arg; break;
+        case OPT_RECOMPUTE: o.recompute = 1; break;
+        case OPT_NO_RECOMPUTE: o.recompute = 0; break;
+        default:
+            if (!set_recipe_number(&o, c, st.arg)) die(SCOUT_EXIT_FAIL, "internal: option %d has no case", c);
         }
     }
     if (cli_optind() < argc) cli_usage_error(&spec, "unexpected argument '%s' (data goes in --data or on stdin)", argv[cli_optind()]);

@@ -166,7 +166,7 @@ static void run_config(job *J) {
     model m;
 
     // 1. CPU, with its checkpoint at H.
-    model_build(&m, &J->cfg, cpu, B, T);
+    model_build(&m, &J->cfg, cpu, B, T, 0);
     model_init_params(&m, INIT_SEED);
     train(&m, J, 0, H, cpu_l);
     char tag[96];
@@ -184,7 +184,7 @@ static void run_config(job *J) {
     }
 
     // 2. GPU, with its checkpoint at H.
-    model_build(&m, &J->cfg, gpu, B, T);
+    model_build(&m, &J->cfg, gpu, B, T, 0);
     model_init_params(&m, INIT_SEED);
     train(&m, J, 0, H, gpu_l);
     snprintf(tag, sizeof tag, "%s_gpu", name);
@@ -211,7 +211,7 @@ static void run_config(job *J) {
         check(cpu_l[S - 1] < cpu_l[0] - 1.0f && gpu_l[S - 1] < gpu_l[0] - 1.0f, name, "the loss falls (by > 1 nat)");
 
     // 3. Determinism: a second GPU run from scratch.
-    model_build(&m, &J->cfg, gpu, B, T);
+    model_build(&m, &J->cfg, gpu, B, T, 0);
     model_init_params(&m, INIT_SEED);
     train(&m, J, 0, S, gpu2_l);
     float *w2 = host_master(&m);
@@ -220,7 +220,7 @@ static void run_config(job *J) {
           "gpu rerun: losses and master weights bit-identical");
 
     // 4. GPU resume from the GPU checkpoint.
-    model_build(&m, &J->cfg, gpu, B, T);
+    model_build(&m, &J->cfg, gpu, B, T, 0);
     ckpt_load_state(gpu_ck, &m);
     model_round_weights(&m, H);
     train(&m, J, H, S, res_l);
@@ -231,7 +231,7 @@ static void run_config(job *J) {
 
     // 5. Across devices, for XSTEPS steps (the CPU is the slow side).
     const int X = H + XSTEPS < S ? H + XSTEPS : S;
-    model_build(&m, &J->cfg, cpu, B, T);
+    model_build(&m, &J->cfg, cpu, B, T, 0);
     ckpt_load_state(gpu_ck, &m);
     model_round_weights(&m, H);
     train(&m, J, H, X, x_cpu_l);
@@ -239,7 +239,7 @@ static void run_config(job *J) {
     rel = max_rel(x_cpu_l, cpu_l, H, X, &at);
     snprintf(what, sizeof what, "gpu checkpoint, %d steps on cpu: within %.0f%% (max %.2e)", X - H, REL_BOUND * 100, rel);
     check(rel <= REL_BOUND, name, what);
-    model_build(&m, &J->cfg, gpu, B, T);
+    model_build(&m, &J->cfg, gpu, B, T, 0);
     ckpt_load_state(cpu_ck, &m);
     model_round_weights(&m, H);
     train(&m, J, H, S, x_gpu_l);

@@ -4,7 +4,8 @@
 //     full window are skipped, the stream wraps;
 //   - the exact block sequence equals tests/ref/packed_dataset_reader.py (lit-gpt's iterator in Python);
 //   - a run interrupted anywhere and resumed from the saved (JSON) cursor continues identically;
-//   - ranks get disjoint files; bad tokens, bad shards, bad cursors are refused;
+//   - ranks get disjoint files; bad tokens, bad shards, bad cursors are refused; a window larger than the
+//     rank's files shrinks, with a warning for the training reader only;
 //   - packed streams: chunk by chunk, end of input, resume by replay.
 // Needs python3; run from the repository root.
 #include <stdlib.h>
@@ -59,6 +60,7 @@ static int child_exit(void (*fn)(void *), void *arg, char *msg, size_t n) {
     if (pid == 0) {
         if (!freopen(path, "w", stderr)) _exit(99);
         fn(arg);
+        fflush(stderr); // _exit does not flush, and the reopened stderr may buffer
         _exit(0);
     }
     int st = 0;
@@ -416,6 +418,27 @@ static void test_vocab(void) {
     CHECK_EQ_INT(child_exit(read_all_child, &n, msg, sizeof msg), 0);
 }
 
+// A rank with fewer files than the window reads windows of all of them. Only a shuffling (training) reader
+// warns: without shuffling the window changes nothing, and the validation reader says nothing.
+static void small_window_child(void *arg) {
+    (void)arg;
+    data_reader r;
+    data_open_shards(&r, g_pat, &g_opt);
+    if (r.n_chunks != 10 || r.windows_per_epoch != 1) _exit(7); // one window of all 10 files
+}
+
+static void test_small_window(void) {
+    char pat[512], msg[2048];
+    pattern_of(pat, sizeof pat, "s10");
+    g_pat = pat;
+    g_opt = opts(9, 3407, 0, 1, 16, 1, 0);
+    CHECK_EQ_INT(child_exit(small_window_child, NULL, msg, sizeof msg), 0);
+    CHECK(strstr(msg, "10 shard files, fewer than the window of 16") != NULL);
+    g_opt.shuffle = 0;
+    CHECK_EQ_INT(child_exit(small_window_child, NULL, msg, sizeof msg), 0);
+    CHECK_EQ_STR(msg, "");
+}
+
 static void test_bad_shards(void) {
     char dir[512], path[600], pat[600];
     int32_t t[100] = {0};
@@ -604,6 +627,7 @@ int main(int argc, char **argv) {
     test_resume();
     test_ranks();
     test_vocab();
+    test_small_window();
     test_bad_shards();
     test_cursor_identity();
     test_stream();

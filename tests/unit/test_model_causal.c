@@ -35,7 +35,7 @@ typedef struct fixture {
 
 static void fixture_open(fixture *f, const char *name, const char *overrides, int B, int T) {
     ref_config(&f->c, name, overrides);
-    model_build(&f->m, &f->c, scout_backend_cpu(), B, T);
+    model_build(&f->m, &f->c, scout_backend_cpu(), B, T, 0);
     model_init_params(&f->m, 3407);
     f->B = B, f->T = T, f->V = f->c.vocab_size;
     f->in = malloc(sizeof(int32_t) * B * T);

@@ -61,7 +61,7 @@ static void check_arch(const char *label, const char *cfg_name, const char *over
     model_config c;
     ref_config(&c, cfg_name, overrides);
     model m;
-    model_build(&m, &c, scout_backend_cpu(), B, T);
+    model_build(&m, &c, scout_backend_cpu(), B, T, 0);
     model_init_params(&m, 3407);
     float *host = params_alloc(&m.pt);
     perturb_params(&m, host);
