@@ -159,19 +159,31 @@ say "wrote data/tokenizers/mistral.json"
 mv -f "$WORK/llama2.json" data/tokenizers/llama2.json
 say "wrote data/tokenizers/llama2.json"
 
-# 3c. HF tokenizers reference. Its binding comes as an optional dependency package
-# (@anush008/tokenizers-linux-x64-gnu); it has no install scripts, so --ignore-scripts is safe.
-if [[ ! -e $HF_DIR/tokenizers/index.js ]]; then
-  say "npm install $HF_PKG into data/node"
+# npm_install DIR BINDING SHA WHAT PACKAGE...: installs the PACKAGEs into a fresh data/DIR (built in
+# $WORK/DIR, then moved) and, on x86_64, checks their prebuilt native binding node_modules/BINDING against SHA
+# (WHAT names it in a mismatch). BINDING with a leading '?' is checked only where npm installed its package
+# (an optional dependency, present on glibc only). --ignore-scripts: the bindings come prebuilt, as packages
+# of their own.
+npm_install() {
+  local dir=$1 binding=$2 sha=$3 what=$4 optional=0
+  shift 4
+  [[ $binding == \?* ]] && { optional=1; binding=${binding#\?}; }
+  binding=$WORK/$dir/node_modules/$binding
+  say "npm install $* into data/$dir"
   npm install --silent --no-update-notifier --no-save --no-audit --no-fund --ignore-scripts \
-    --prefix "$WORK/node" "$HF_PKG" >"$WORK/install.log" 2>&1 \
-    || { cat "$WORK/install.log" >&2; die "npm install $HF_PKG failed"; }
-  if [[ $(uname -m) == x86_64 && -e $WORK/node/node_modules/@anush008/tokenizers-linux-x64-gnu ]]; then
-    check_sha "$WORK/node/node_modules/@anush008/tokenizers-linux-x64-gnu/tokenizers.linux-x64-gnu.node" \
-      "$SHA_HF_NODE" "@anush008/tokenizers-linux-x64-gnu@0.6.0 binding"
+    --prefix "$WORK/$dir" "$@" >"$WORK/install-$dir.log" 2>&1 \
+    || { cat "$WORK/install-$dir.log" >&2; die "npm install $* failed"; }
+  if [[ $(uname -m) == x86_64 ]] && { ((!optional)) || [[ -e $(dirname "$binding") ]]; }; then
+    check_sha "$binding" "$sha" "$what"
   fi
-  rm -rf data/node
-  mv "$WORK/node" data/node
+  rm -rf "data/$dir" && mv "$WORK/$dir" "data/$dir"
+}
+
+# 3c. HF tokenizers reference. Its binding comes as an optional dependency package
+# (@anush008/tokenizers-linux-x64-gnu).
+if [[ ! -e $HF_DIR/tokenizers/index.js ]]; then
+  npm_install node '?@anush008/tokenizers-linux-x64-gnu/tokenizers.linux-x64-gnu.node' "$SHA_HF_NODE" \
+    "@anush008/tokenizers-linux-x64-gnu@0.6.0 binding" "$HF_PKG"
 fi
 # The reference must load and give the known ids (spec/data.md 5.6).
 got_m=$(printf '{"text":"Hello world"}\n' | node scripts/hf-encode.js data/tokenizers/mistral.json) \
@@ -187,15 +199,8 @@ say "HF reference ok (Hello world: mistral $got_m, llama2 $got_l)"
 PARQUET_NPM=(@duckdb/node-api@1.5.6-r.1 hyparquet-writer@0.17.0 hyparquet@1.31.5 hyparquet-compressors@1.1.2)
 SHA_DUCKDB_NODE=ff7fc7f2c2bcba140c29d09d0f486b891c6c4d9fe694e38a11a853b40e2a5d96  # node-bindings-linux-x64/duckdb.node
 if [[ ! -e data/node-parquet/node_modules/hyparquet-writer/package.json || ! -e data/node-parquet/node_modules/@duckdb/node-api/package.json ]]; then
-  say "npm install ${PARQUET_NPM[*]} into data/node-parquet"
-  npm install --silent --no-update-notifier --no-save --no-audit --no-fund --ignore-scripts \
-    --prefix "$WORK/node-parquet" "${PARQUET_NPM[@]}" >"$WORK/install-parquet.log" 2>&1 \
-    || { cat "$WORK/install-parquet.log" >&2; die "npm install ${PARQUET_NPM[*]} failed"; }
-  if [[ $(uname -m) == x86_64 ]]; then
-    check_sha "$WORK/node-parquet/node_modules/@duckdb/node-bindings-linux-x64/duckdb.node" \
-      "$SHA_DUCKDB_NODE" "@duckdb/node-bindings-linux-x64@1.5.6-r.1 binding"
-  fi
-  rm -rf data/node-parquet && mv "$WORK/node-parquet" data/node-parquet
+  npm_install node-parquet @duckdb/node-bindings-linux-x64/duckdb.node "$SHA_DUCKDB_NODE" \
+    "@duckdb/node-bindings-linux-x64@1.5.6-r.1 binding" "${PARQUET_NPM[@]}"
 fi
 
 printf '%s\n' "$stamp_want" >"$STAMP.tmp" && mv -f "$STAMP.tmp" "$STAMP"

@@ -1,9 +1,11 @@
-// attention_row.h: one query row of attention over a key set, forward and backward, shared by
-// swa_attention.c and checkpoint_attention.c (internal to kernels/cpu). Both attentions are "one softmax over
-// a key set S_i"; they differ only in how S_i is enumerated, and both enumerate it as arithmetic progressions
-// of key positions (the window j0, j0+1, ..., i; the checkpoints seg-1, 2seg-1, ...). The forward is an
-// online softmax fed a tile of keys at a time and the backward visits the same keys again, recomputing each
-// probability from the saved log-sum-exp (no T x T anything).
+// attention_row.h: the attention of swa_attention.c (D1) and checkpoint_attention.c (D2), forward and
+// backward, internal to kernels/cpu. Both are "one softmax over a key set S_i"; they differ only in how S_i is
+// enumerated, which each file answers with a key_set_fn (swa_keys, ckpt_keys, as the CUDA side's SwaKeys /
+// CkptKeys policies): for query i, whether the softmax is seeded with the self term, and one arithmetic
+// progression of key positions (the window j0, j0+1, ..., i; the checkpoints seg-1, 2seg-1, ...). Everything
+// else, attention_forward / attention_backward below, is shared. The forward is an online softmax fed a tile
+// of keys at a time and the backward visits the same keys again, recomputing each probability from the saved
+// log-sum-exp (no T x T anything).
 //
 // Speed, with the results fixed by d and the key set alone (deterministic, and the same in every SIMD clone):
 // - the logits of a tile are formed first (dot_: DOT_LANES independent partial sums, so they vectorise and
@@ -11,13 +13,15 @@
 //   d-long updates;
 // - the row's accumulators (the forward's output, the backward's dq) and the backward's copies of q_i and
 //   dO_i are local arrays, so the d-long loops need no run-time aliasing checks against k, v, dk, dv;
-// - ATT_DISPATCH_D instantiates the callers for the usual head dims as compile-time constants, so those
-//   loops are unrolled with no remainder handling.
+// - attention_forward / attention_backward instantiate their bodies for the usual head dims as compile-time
+//   constants (ATT_DISPATCH_D), so those loops are unrolled with no remainder handling; the bodies, and the
+//   key_set_fn passed as a constant by the entry points, are inlined, so the key set costs no call.
 #ifndef SCOUT_ATTENTION_ROW_H
 #define SCOUT_ATTENTION_ROW_H
 
 #include <math.h>
 #include <stddef.h>
+#include <string.h>
 
 #include "cpu_math.h"
 
@@ -54,6 +58,16 @@ typedef struct {
 typedef struct {
     int j0, step, count;
 } key_run;
+
+// The key set S_i of query i, in the order the row visits it: with self_seed, the query's own key i first,
+// seeding the softmax (m = its logit, l = 1, acc = v_i; spec §6.7), then the keys of run.
+typedef struct {
+    int self_seed;
+    key_run run;
+} key_set;
+
+// S_i from i and the op's parameter (the window, the checkpoint spacing).
+typedef key_set (*key_set_fn)(int i, int param);
 
 // Adds the keys of `run` to the row. The first call must see m = -INFINITY, l = 0, acc = 0, or a seeded
 // state.
@@ -118,6 +132,83 @@ ATT_INLINE void attention_run_backward(const float *qi, const float *dOi, float 
             axpy_(dv + off, s[t], dOi, d);
         }
     }
+}
+
+ATT_INLINE void attention_forward_body(float *out, float *lse, const float *q, const float *k, const float *v,
+                                       int B, int T, int n_h, int n_kv, int d, key_set_fn keys, int param) {
+    const float scale = 1.0f / sqrtf((float)d);
+    const int group = n_h / n_kv; // query heads per KV head
+    const size_t stride = (size_t)n_kv * d; // floats between consecutive positions of k / v
+    float acc[d];
+    for (int b = 0; b < B; b++)
+        for (int h = 0; h < n_h; h++) {
+            const int g = h / group;
+            const float *kb = k + ((size_t)b * T * n_kv + g) * d, *vb = v + ((size_t)b * T * n_kv + g) * d;
+            for (int i = 0; i < T; i++) {
+                const float *qi = q + (((size_t)b * T + i) * n_h + h) * d;
+                float *oi = out + (((size_t)b * T + i) * n_h + h) * d;
+                const key_set ks = keys(i, param);
+                softmax_state st = {-INFINITY, 0.0f};
+                if (ks.self_seed) {
+                    st = (softmax_state){dot_(qi, kb + (size_t)i * stride, d) * scale, 1.0f};
+                    memcpy(acc, vb + (size_t)i * stride, sizeof acc);
+                } else {
+                    memset(acc, 0, sizeof acc);
+                }
+                softmax_push_run(&st, qi, kb, vb, stride, ks.run, scale, acc, d);
+                lse[((size_t)b * n_h + h) * T + i] = softmax_finish(&st, acc, oi, d);
+            }
+        }
+}
+
+// The forward of both attentions: out [B, T, n_h, d], lse [B, n_h, T] (see ops.h).
+ATT_INLINE void attention_forward(float *out, float *lse, const float *q, const float *k, const float *v, int B,
+                                  int T, int n_h, int n_kv, int d, key_set_fn keys, int param) {
+#define FWD(D) attention_forward_body(out, lse, q, k, v, B, T, n_h, n_kv, D, keys, param)
+    ATT_DISPATCH_D(d, FWD);
+#undef FWD
+}
+
+// dk and dv collect contributions from every query (and every head of the group) that saw the key; with
+// self_seed every position also gets its own query's self term.
+ATT_INLINE void attention_backward_body(float *dq, float *dk, float *dv, const float *dout, const float *q,
+                                        const float *k, const float *v, const float *out, const float *lse,
+                                        int B, int T, int n_h, int n_kv, int d, key_set_fn keys, int param) {
+    const float scale = 1.0f / sqrtf((float)d);
+    const int group = n_h / n_kv;
+    const size_t stride = (size_t)n_kv * d;
+    float qi[d], dOi[d], dqi[d];
+    memset(dk, 0, (size_t)B * T * n_kv * d * sizeof(float));
+    memset(dv, 0, (size_t)B * T * n_kv * d * sizeof(float));
+    for (int b = 0; b < B; b++)
+        for (int h = 0; h < n_h; h++) {
+            const int g = h / group;
+            const size_t kvb = ((size_t)b * T * n_kv + g) * d;
+            for (int i = 0; i < T; i++) {
+                size_t qo = (((size_t)b * T + i) * n_h + h) * d;
+                float row_lse = lse[((size_t)b * n_h + h) * T + i];
+                float delta = dot_(dout + qo, out + qo, d); // sum_j p_j dp_j = dO . o
+                memcpy(qi, q + qo, sizeof qi);
+                memcpy(dOi, dout + qo, sizeof dOi);
+                memset(dqi, 0, sizeof dqi);
+                const key_set ks = keys(i, param);
+                if (ks.self_seed)
+                    attention_run_backward(qi, dOi, dqi, k + kvb, v + kvb, dk + kvb, dv + kvb, stride,
+                                           (key_run){i, 1, 1}, row_lse, delta, scale, d);
+                attention_run_backward(qi, dOi, dqi, k + kvb, v + kvb, dk + kvb, dv + kvb, stride, ks.run,
+                                       row_lse, delta, scale, d);
+                memcpy(dq + qo, dqi, sizeof dqi);
+            }
+        }
+}
+
+// The backward of both attentions: dq [B, T, n_h, d], dk / dv [B, T, n_kv, d], all written (see ops.h).
+ATT_INLINE void attention_backward(float *dq, float *dk, float *dv, const float *dout, const float *q,
+                                   const float *k, const float *v, const float *out, const float *lse, int B,
+                                   int T, int n_h, int n_kv, int d, key_set_fn keys, int param) {
+#define BWD(D) attention_backward_body(dq, dk, dv, dout, q, k, v, out, lse, B, T, n_h, n_kv, D, keys, param)
+    ATT_DISPATCH_D(d, BWD);
+#undef BWD
 }
 
 #endif

@@ -11,7 +11,7 @@
 
 #include "cuda/common.cuh"
 
-static const int kBlocksPerTensor = 128;
+static const int kBlocksPerTensor = 1024; // 256K threads x 16 bytes in flight: enough for the bandwidth
 static const int kThreads = 256;
 static const int kBatch = 64;
 
@@ -24,13 +24,26 @@ typedef struct {
 // CUDA kernels
 
 // Grid (kBlocksPerTensor, tensors in the batch): partial[first + y][x] = sum of squares of the elements block x
-// strides over.
+// strides over. 16-byte loads when the tensor is 16-byte aligned: the whole gradient (hundreds of millions of
+// floats) is read once per step, and with scalar loads and 128 blocks too few bytes were in flight to reach the
+// memory bandwidth (5 ms for 470M floats, where 0.45 ms is the bandwidth).
 __global__ void __launch_bounds__(kThreads) norm_partial_kernel(double *partial, tensor_batch batch, int first) {
     __shared__ double scratch[kThreads / 32];
     const float *p = batch.ptr[blockIdx.y];
-    size_t n = batch.numel[blockIdx.y];
+    const size_t n = batch.numel[blockIdx.y];
+    const size_t stride = (size_t)gridDim.x * blockDim.x, tid = (size_t)blockIdx.x * blockDim.x + threadIdx.x;
     double acc = 0.0;
-    for (size_t i = (size_t)blockIdx.x * blockDim.x + threadIdx.x; i < n; i += (size_t)gridDim.x * blockDim.x) {
+    size_t done = 0; // elements covered by the vector loop
+    if (((uintptr_t)p & 15) == 0) {
+        const float4 *p4 = (const float4 *)p;
+        const size_t n4 = n / 4;
+        for (size_t i = tid; i < n4; i += stride) {
+            float4 v = p4[i];
+            acc += (double)v.x * v.x + (double)v.y * v.y + (double)v.z * v.z + (double)v.w * v.w;
+        }
+        done = n4 * 4;
+    }
+    for (size_t i = done + tid; i < n; i += stride) {
         double x = p[i];
         acc += x * x;
     }

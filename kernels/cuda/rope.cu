@@ -24,22 +24,37 @@ __global__ void rope_table_kernel(float2 *table, int T, int d, int pos0, float t
     table[idx] = make_float2(cosf(angle), sinf(angle));
 }
 
-// One thread per rotated pair; Index is 32-bit whenever the pair count allows (64-bit division is a long
+// PAIRS rotated pairs per thread (8: one 16-byte load of x[j..j+7] and one of x[j+half..], when rows are
+// aligned and half % 8 == 0; else 1). Index is 32-bit whenever the count allows (64-bit division is a long
 // instruction sequence on the GPU).
-template <class Index>
+template <int PAIRS, class Index>
 __global__ void rope_kernel(floatX *x, const float2 *table, Index T, Index n_heads, Index half, float sign,
-                            Index n_pairs) {
+                            Index n_items) {
     Index idx = (Index)blockIdx.x * blockDim.x + threadIdx.x;
-    if (idx >= n_pairs) return;
-    Index j = idx % half;
-    Index head = idx / half; // (b * T + t) * n_heads + h
+    if (idx >= n_items) return;
+    const Index per_head = half / PAIRS;
+    Index j = (idx % per_head) * PAIRS;
+    Index head = idx / per_head; // (b * T + t) * n_heads + h
     Index t = (head / n_heads) % T;
-    float2 cs = table[t * half + j];
-    float c = cs.x, s = sign * cs.y;
+    const float2 *cs = table + t * half + j;
     floatX *xh = x + (size_t)head * (2 * half);
-    float x1 = bf2f(xh[j]), x2 = bf2f(xh[j + half]);
-    xh[j] = f2bf(x1 * c - x2 * s);
-    xh[j + half] = f2bf(x2 * c + x1 * s);
+    if (PAIRS == 8) {
+        x128 a = load128(xh + j), b = load128(xh + j + half), oa, ob;
+        for (int k = 0; k < 8; k++) {
+            float2 e = cs[k];
+            float c = e.x, s = sign * e.y, x1 = bf2f(a[k]), x2 = bf2f(b[k]);
+            oa[k] = f2bf(x1 * c - x2 * s);
+            ob[k] = f2bf(x2 * c + x1 * s);
+        }
+        store128(xh + j, oa);
+        store128(xh + j + half, ob);
+    } else {
+        float2 e = cs[0];
+        float c = e.x, s = sign * e.y;
+        float x1 = bf2f(xh[j]), x2 = bf2f(xh[j + half]);
+        xh[j] = f2bf(x1 * c - x2 * s);
+        xh[j + half] = f2bf(x2 * c + x1 * s);
+    }
 }
 
 // ----------------------------------------------------------------------------------------------------------
@@ -72,13 +87,20 @@ static void rope_launch(void *x, int B, int T, int n_heads, int d, int pos0, flo
     size_t n_pairs = (size_t)B * T * n_heads * (d / 2);
     if (n_pairs == 0) return;
     const float2 *table = rope_table(T, d, pos0, theta, stream);
-    const int block = 256;
-    const unsigned grid = (unsigned)ceil_div_sz(n_pairs, block);
-    if (n_pairs + block < (size_t)UINT32_MAX)
-        rope_kernel<uint32_t><<<grid, block, 0, stream>>>((floatX *)x, table, T, n_heads, d / 2, sign,
-                                                          (uint32_t)n_pairs);
+    const int block = 256, half = d / 2;
+    const int pairs = half % 8 == 0 && aligned16(x) ? 8 : 1;
+    const size_t n_items = n_pairs / pairs;
+    const unsigned grid = (unsigned)ceil_div_sz(n_items, block);
+    floatX *xb = (floatX *)x;
+    const bool narrow = n_pairs + block < (size_t)UINT32_MAX;
+    if (pairs == 8 && narrow)
+        rope_kernel<8, uint32_t><<<grid, block, 0, stream>>>(xb, table, T, n_heads, half, sign, (uint32_t)n_items);
+    else if (pairs == 8)
+        rope_kernel<8, size_t><<<grid, block, 0, stream>>>(xb, table, T, n_heads, half, sign, n_items);
+    else if (narrow)
+        rope_kernel<1, uint32_t><<<grid, block, 0, stream>>>(xb, table, T, n_heads, half, sign, (uint32_t)n_items);
     else
-        rope_kernel<size_t><<<grid, block, 0, stream>>>((floatX *)x, table, T, n_heads, d / 2, sign, n_pairs);
+        rope_kernel<1, size_t><<<grid, block, 0, stream>>>(xb, table, T, n_heads, half, sign, n_items);
     cudaCheck(cudaGetLastError());
 }
 

@@ -807,6 +807,7 @@ int main(int argc, char **argv) {
     test_rmsnorm(7, 37);
     test_rmsnorm(37, 1000);
     if (!g_quick) test_rmsnorm(256, 1024);
+    if (!g_quick) test_rmsnorm(40, 2048); // 64 KiB of shared memory in the backward: the opt-in path
     test_linear(64, 128, 96, 1);
     test_linear(37, 45, 29, 0);
     test_linear(37, 45, 29, 1);
@@ -836,6 +837,7 @@ int main(int argc, char **argv) {
     test_conv(2, 37, 24, 4, 48, 1);
     test_conv(1, 1, 5, 4, 5, 0);
     test_conv(1, 70, 33, 3, 69, 1);
+    test_conv(2, 45, 16, 6, 32, 1); // 16-byte rows with more taps than Mamba's 4: the general-width vector kernel
     if (!g_quick) test_conv(2, 300, 64, 4, 128, 1);
     test_silu(1000003, 0);
     test_silu(4096, 1);
