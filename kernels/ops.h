@@ -24,6 +24,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "dx_mode.h"
+
 #ifdef __cplusplus
 extern "C" { // kernels/cuda/*.cu are C++: keep the C linkage of these names
 #endif
@@ -50,13 +52,13 @@ void rmsnorm_forward_cpu(float *out,     // [N, C]
                          const float *x, // [N, C]
                          const float *w, // [C]
                          int N, int C, float eps);
-void rmsnorm_backward_cpu(float *dx,         // [N, C], =
+void rmsnorm_backward_cpu(float *dx,         // [N, C], = (+= with SCOUT_DX_ADD)
                           float *dw,         // [C] fp32, +=
                           const float *dout, // [N, C]
                           const float *x,    // [N, C]
                           const float *w,    // [C]
                           const float *rstd, // [N] fp32, from the forward
-                          void *ws, int N, int C);
+                          void *ws, int N, int C, int dx_mode);
 size_t rmsnorm_backward_workspace_size_cpu(int N, int C);
 
 // ---------------------------------------------------------------------------------------------------------
@@ -67,14 +69,14 @@ void linear_forward_cpu(float *out,        // [N, C_out]
                         const float *W,    // [C_out, C_in]
                         const float *bias, // [C_out], NULL for none
                         int N, int C_in, int C_out);
-// dx = dout · W; dW += dout^T · x; db += column sums of dout.
-void linear_backward_cpu(float *dx,         // [N, C_in], =
+// dx = dout · W (dx += with SCOUT_DX_ADD); dW += dout^T · x; db += column sums of dout.
+void linear_backward_cpu(float *dx,         // [N, C_in], = (+= with SCOUT_DX_ADD)
                          float *dW,         // [C_out, C_in] fp32, +=
                          float *db,         // [C_out] fp32, +=; NULL when the layer has no bias
                          const float *dout, // [N, C_out]
                          const float *x,    // [N, C_in]
                          const float *W,    // [C_out, C_in]
-                         void *ws, int N, int C_in, int C_out);
+                         void *ws, int N, int C_in, int C_out, int dx_mode);
 size_t linear_backward_workspace_size_cpu(int N, int C_in, int C_out);
 
 // ---------------------------------------------------------------------------------------------------------
@@ -325,13 +327,13 @@ typedef struct scout_backend {
 
     void (*rmsnorm_forward)(void *out, float *rstd, const void *x, const void *w, int N, int C, float eps);
     void (*rmsnorm_backward)(void *dx, float *dw, const void *dout, const void *x, const void *w,
-                             const float *rstd, void *ws, int N, int C);
+                             const float *rstd, void *ws, int N, int C, int dx_mode);
     size_t (*rmsnorm_backward_workspace_size)(int N, int C);
 
     void (*linear_forward)(void *out, const void *x, const void *W, const void *bias, int N, int C_in,
                            int C_out);
     void (*linear_backward)(void *dx, float *dW, float *db, const void *dout, const void *x, const void *W,
-                            void *ws, int N, int C_in, int C_out);
+                            void *ws, int N, int C_in, int C_out, int dx_mode);
     size_t (*linear_backward_workspace_size)(int N, int C_in, int C_out);
 
     void (*rope_forward)(void *x, int B, int T, int n_heads, int d, int pos0, float theta);

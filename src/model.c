@@ -208,9 +208,8 @@ static void layer_backward(model *m, int l, int B, int T) {
     for (int b = m->n_branches - 1; b >= 0; b--) {
         // stream_out = res[b] + branch(norm(res[b])): d res[b] = d stream_out + the path through the norm.
         branch_backward(m, l, b, L->norm[b], g->dres, g->dnorm, B, T);
-        be->rmsnorm_backward(g->dtmp, model_g(m, l, branch_norm_role[b]), g->dnorm, L->res[b],
-                             model_w(m, l, branch_norm_role[b]), L->rstd[b], m->ws, N, H);
-        be->add(g->dres, g->dres, g->dtmp, (size_t)N * H);
+        be->rmsnorm_backward(g->dres, model_g(m, l, branch_norm_role[b]), g->dnorm, L->res[b],
+                             model_w(m, l, branch_norm_role[b]), L->rstd[b], m->ws, N, H, SCOUT_DX_ADD);
     }
 }
 
@@ -257,7 +256,7 @@ static void head(model *m, int N, int with_loss, float *logits_out, float dloss)
         }
         if (dloss > 0.0f) {
             be->linear_backward(row_at(m, m->gacts.dnorm, (size_t)r0, (size_t)H), gW, NULL, a->logits, x, W, m->ws,
-                                rows, H, V);
+                                rows, H, V, SCOUT_DX_WRITE);
         }
     }
     if (logits_f32) be->free(logits_f32);
@@ -311,7 +310,7 @@ float model_forward_backward(model *m, const int32_t *inputs, const int32_t *tar
 
     // Final norm: d final_norm (from the head, in dnorm) -> d final_res in dres.
     be->rmsnorm_backward(g->dres, model_g(m, -1, PR_FINAL_NORM), g->dnorm, a->final_res,
-                         model_w(m, -1, PR_FINAL_NORM), a->final_rstd, m->ws, N, H);
+                         model_w(m, -1, PR_FINAL_NORM), a->final_rstd, m->ws, N, H, SCOUT_DX_WRITE);
     for (int l = m->cfg.n_layers - 1; l >= 0; l--) {
         // With recompute the shared set holds the last layer's activations after the forward (the final
         // norm and the head use none of it): every other layer is run again first.

@@ -102,7 +102,6 @@ typedef struct model_acts {
 typedef struct model_grad_acts {
     void *dres;   // [N, H] d loss / d residual stream at the current point of the backward
     void *dnorm;  // [N, H] d loss / d a branch's input (its norm output)
-    void *dtmp;   // [N, H] a second dx to add into dnorm or dres
     void *dq;     // [N, QD]
     void *dk;     // [N, KD]
     void *dv;     // [N, KD]
@@ -112,8 +111,7 @@ typedef struct model_grad_acts {
     void *dh;     // [N, I]
     void *dxz;    // [N, 2E]
     void *dconv;  // [N, E]
-    void *du;     // [N, E] from the scan, then the sum with x_proj's dx
-    void *du2;    // [N, E] x_proj's dx
+    void *du;     // [N, E] from the scan, then x_proj's dx added
     void *dxdbl;  // [N, R+2S]
     void *ddt_in; // [N, R]
     void *ddt;    // [N, E] d dt_raw

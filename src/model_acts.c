@@ -98,7 +98,6 @@ size_t model_carve_grad_acts(model *m, char *base) {
     *g = (model_grad_acts){0};
     g->dres = take(&c, N * H, as);  // [N, H]
     g->dnorm = take(&c, N * H, as); // [N, H]
-    g->dtmp = take(&c, N * H, as);  // [N, H]
     if (has_attn) {
         const size_t QD = (size_t)cfg->n_heads * cfg->head_dim, KD = (size_t)cfg->n_kv_heads * cfg->head_dim;
         g->dq = take(&c, N * QD, as);   // [N, QD]
@@ -118,7 +117,6 @@ size_t model_carve_grad_acts(model *m, char *base) {
         g->dxz = take(&c, N * 2 * E, as); // [N, 2E]
         g->dconv = take(&c, N * E, as);   // [N, E]
         g->du = take(&c, N * E, as);      // [N, E]
-        g->du2 = take(&c, N * E, as);     // [N, E]
         g->dxdbl = take(&c, N * XD, as);  // [N, R+2S]
         g->ddt_in = take(&c, N * R, as);  // [N, R]
         g->ddt = take(&c, N * E, as);     // [N, E]

@@ -67,7 +67,7 @@ void attention_branch_backward(model *m, int layer, int kind, int first_role, co
     const float theta = (float)c->rope_theta;
     attn_params p = attn_params_of(m, layer, first_role);
 
-    be->linear_backward(g->datt, p.go, NULL, dout, a->out, p.wo, m->ws, N, QD, H);
+    be->linear_backward(g->datt, p.go, NULL, dout, a->out, p.wo, m->ws, N, QD, H, SCOUT_DX_WRITE);
     if (kind == BRANCH_CHECKPOINT)
         be->checkpoint_attention_backward(g->dq, g->dk, g->dv, g->datt, a->q, a->k, a->v, a->out, a->lse, m->ws, B, T,
                                           nh, nkv, d, c->selection_window);
@@ -77,10 +77,8 @@ void attention_branch_backward(model *m, int layer, int kind, int first_role, co
     // The saved q, k carry RoPE; the projections' gradients need d(pre-RoPE q, k).
     be->rope_backward(g->dq, B, T, nh, d, 0, theta);
     be->rope_backward(g->dk, B, T, nkv, d, 0, theta);
-    // x feeds three projections: dx = dq Wq + dk Wk + dv Wv (activation gradients are written, so sum them).
-    be->linear_backward(dx, p.gq, p.gbq, g->dq, x, p.wq, m->ws, N, H, QD);
-    be->linear_backward(g->dtmp, p.gk, p.gbk, g->dk, x, p.wk, m->ws, N, H, KD);
-    be->add(dx, dx, g->dtmp, (size_t)N * H);
-    be->linear_backward(g->dtmp, p.gv, p.gbv, g->dv, x, p.wv, m->ws, N, H, KD);
-    be->add(dx, dx, g->dtmp, (size_t)N * H);
+    // x feeds three projections: dx = dq Wq + dk Wk + dv Wv, the last two added in place.
+    be->linear_backward(dx, p.gq, p.gbq, g->dq, x, p.wq, m->ws, N, H, QD, SCOUT_DX_WRITE);
+    be->linear_backward(dx, p.gk, p.gbk, g->dk, x, p.wk, m->ws, N, H, KD, SCOUT_DX_ADD);
+    be->linear_backward(dx, p.gv, p.gbv, g->dv, x, p.wv, m->ws, N, H, KD, SCOUT_DX_ADD);
 }

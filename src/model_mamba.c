@@ -70,7 +70,8 @@ void mamba_branch_backward(model *m, int layer, const mamba_acts *a, const void 
     const char *xdbl = a->xdbl, *xz = a->xz;
     char *dxdbl = g->dxdbl, *dxz = g->dxz;
 
-    be->linear_backward(g->dy, model_g(m, layer, PR_MAMBA_OUT), NULL, dout, a->y, p.w_out, m->ws, N, E, H);
+    be->linear_backward(g->dy, model_g(m, layer, PR_MAMBA_OUT), NULL, dout, a->y, p.w_out, m->ws, N, E, H,
+                        SCOUT_DX_WRITE);
     // The scan writes du, d dt_raw, dB / dC into columns [R, R+2S) of dxdbl and dz into columns [E, 2E) of dxz.
     be->selective_scan_backward(g->du, g->ddt, dxdbl + (size_t)R * as, dxdbl + (size_t)(R + S) * as,
                                 dxz + (size_t)E * as, model_g(m, layer, PR_MAMBA_A_LOG),
@@ -78,14 +79,16 @@ void mamba_branch_backward(model *m, int layer, const mamba_acts *a, const void 
                                 a->dt_raw, p.dt_bias, p.A_log, xdbl + (size_t)R * as, xdbl + (size_t)(R + S) * as,
                                 XD, p.D, xz + (size_t)E * as, 2 * E, m->ws, B, T, E, S);
     // dt_proj, then its input gradient back into the dt columns [0, R) of dxdbl.
-    be->linear_backward(g->ddt_in, model_g(m, layer, PR_MAMBA_DT_W), NULL, g->ddt, a->dt_in, p.w_dt, m->ws, N, R, E);
+    be->linear_backward(g->ddt_in, model_g(m, layer, PR_MAMBA_DT_W), NULL, g->ddt, a->dt_in, p.w_dt, m->ws, N, R, E,
+                        SCOUT_DX_WRITE);
     be->copy_rows(g->dxdbl, XD, g->ddt_in, R, N, R);
-    // u feeds both the scan and x_proj: du = scan's du + x_proj's dx.
-    be->linear_backward(g->du2, model_g(m, layer, PR_MAMBA_X), NULL, g->dxdbl, a->u, p.w_x, m->ws, N, E, XD);
-    be->add(g->du, g->du, g->du2, (size_t)N * E);
+    // u feeds both the scan and x_proj: du = scan's du + x_proj's dx, added in place.
+    be->linear_backward(g->du, model_g(m, layer, PR_MAMBA_X), NULL, g->dxdbl, a->u, p.w_x, m->ws, N, E, XD,
+                        SCOUT_DX_ADD);
     be->silu_backward(g->dconv, g->du, a->conv, (size_t)N * E);
     // The conv writes dx into columns [0, E) of dxz; the scan filled [E, 2E) with dz above.
     be->causal_conv1d_backward(g->dxz, model_g(m, layer, PR_MAMBA_CONV_W), model_g(m, layer, PR_MAMBA_CONV_B),
                                g->dconv, a->xz, 2 * E, p.conv_w, m->ws, B, T, E, c->conv_kernel);
-    be->linear_backward(dx, model_g(m, layer, PR_MAMBA_IN), NULL, g->dxz, x, p.w_in, m->ws, N, H, 2 * E);
+    be->linear_backward(dx, model_g(m, layer, PR_MAMBA_IN), NULL, g->dxz, x, p.w_in, m->ws, N, H, 2 * E,
+                        SCOUT_DX_WRITE);
 }

@@ -28,10 +28,10 @@ void mlp_branch_backward(model *m, int layer, int first_role, const mlp_acts *a,
     const void *wg = model_w(m, layer, first_role), *wu = model_w(m, layer, first_role + 1);
     const void *wd = model_w(m, layer, first_role + 2);
 
-    be->linear_backward(g->dh, model_g(m, layer, first_role + 2), NULL, dout, a->h, wd, m->ws, N, I, H);
+    be->linear_backward(g->dh, model_g(m, layer, first_role + 2), NULL, dout, a->h, wd, m->ws, N, I, H,
+                        SCOUT_DX_WRITE);
     be->swiglu_backward(g->dgate, g->dup, g->dh, a->gate, a->up, I, N, I);
-    // x feeds gate_proj and up_proj: dx is the sum of both products' dx.
-    be->linear_backward(dx, model_g(m, layer, first_role), NULL, g->dgate, x, wg, m->ws, N, H, I);
-    be->linear_backward(g->dtmp, model_g(m, layer, first_role + 1), NULL, g->dup, x, wu, m->ws, N, H, I);
-    be->add(dx, dx, g->dtmp, (size_t)N * H);
+    // x feeds gate_proj and up_proj: dx is the sum of both products' dx, the second added in place.
+    be->linear_backward(dx, model_g(m, layer, first_role), NULL, g->dgate, x, wg, m->ws, N, H, I, SCOUT_DX_WRITE);
+    be->linear_backward(dx, model_g(m, layer, first_role + 1), NULL, g->dup, x, wu, m->ws, N, H, I, SCOUT_DX_ADD);
 }

@@ -33,16 +33,16 @@ static void rmsnorm_fwd(void *out, float *rstd, const void *x, const void *w, in
     rmsnorm_forward_cpu(out, rstd, x, w, N, C, eps);
 }
 static void rmsnorm_bwd(void *dx, float *dw, const void *dout, const void *x, const void *w, const float *rstd,
-                        void *ws, int N, int C) {
-    rmsnorm_backward_cpu(dx, dw, dout, x, w, rstd, ws, N, C);
+                        void *ws, int N, int C, int dx_mode) {
+    rmsnorm_backward_cpu(dx, dw, dout, x, w, rstd, ws, N, C, dx_mode);
 }
 
 static void linear_fwd(void *out, const void *x, const void *W, const void *bias, int N, int C_in, int C_out) {
     linear_forward_cpu(out, x, W, bias, N, C_in, C_out);
 }
 static void linear_bwd(void *dx, float *dW, float *db, const void *dout, const void *x, const void *W, void *ws,
-                       int N, int C_in, int C_out) {
-    linear_backward_cpu(dx, dW, db, dout, x, W, ws, N, C_in, C_out);
+                       int N, int C_in, int C_out, int dx_mode) {
+    linear_backward_cpu(dx, dW, db, dout, x, W, ws, N, C_in, C_out, dx_mode);
 }
 
 static void rope_fwd(void *x, int B, int T, int n_heads, int d, int pos0, float theta) {

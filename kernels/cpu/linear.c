@@ -16,11 +16,11 @@ void linear_forward_cpu(float *out, const float *x, const float *W, const float 
 }
 
 void linear_backward_cpu(float *dx, float *dW, float *db, const float *dout, const float *x, const float *W,
-                         void *ws, int N, int C_in, int C_out) {
+                         void *ws, int N, int C_in, int C_out, int dx_mode) {
     (void)ws;
-    // dx[N, C_in] = dout[N, C_out] · W[C_out, C_in]          (written: beta = 0)
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, N, C_in, C_out, 1.0f, dout, C_out, W, C_in, 0.0f, dx,
-                C_in);
+    // dx[N, C_in] (+)= dout[N, C_out] · W[C_out, C_in]       (beta = 0: written; 1: accumulated)
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, N, C_in, C_out, 1.0f, dout, C_out, W, C_in,
+                dx_mode == SCOUT_DX_ADD ? 1.0f : 0.0f, dx, C_in);
     // dW[C_out, C_in] += dout[N, C_out]^T · x[N, C_in]       (accumulated: beta = 1)
     cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, C_out, C_in, N, 1.0f, dout, C_out, x, C_in, 1.0f, dW,
                 C_in);

@@ -40,8 +40,9 @@ void rmsnorm_forward_cpu(float *out, float *rstd, const float *x, const float *w
 
 // With g = dout * w and r = rstd: dx = r g - r^3 x mean(g x);  dw += dout x r.
 void rmsnorm_backward_cpu(float *dx, float *dw, const float *dout, const float *x, const float *w,
-                          const float *rstd, void *ws, int N, int C) {
+                          const float *rstd, void *ws, int N, int C, int dx_mode) {
     (void)ws;
+    const int add = dx_mode == SCOUT_DX_ADD;
     for (int n = 0; n < N; n++) {
         const float *xr = x + (size_t)n * C, *gr = dout + (size_t)n * C;
         float *dxr = dx + (size_t)n * C;
@@ -49,7 +50,8 @@ void rmsnorm_backward_cpu(float *dx, float *dw, const float *dout, const float *
         double gx = row_sum_d(gr, w, xr, C);
         float k = (float)(gx / C) * r * r * r;
         for (int c = 0; c < C; c++) {
-            dxr[c] = r * gr[c] * w[c] - k * xr[c];
+            const float d = r * gr[c] * w[c] - k * xr[c];
+            dxr[c] = add ? dxr[c] + d : d;
             dw[c] += gr[c] * xr[c] * r;
         }
     }

@@ -264,18 +264,19 @@ static void rmsnorm_fwd(void *out, float *rstd, const void *x, const void *w, in
     rmsnorm_forward_cuda(out, rstd, x, w, N, C, eps, S());
 }
 static void rmsnorm_bwd(void *dx, float *dw, const void *dout, const void *x, const void *w, const float *rstd,
-                        void *ws, int N, int C) {
-    PROF(0, "rmsnorm_bwd N=%d C=%d", N, C);
-    rmsnorm_backward_cuda(dx, dw, dout, x, w, rstd, ws, N, C, S());
+                        void *ws, int N, int C, int dx_mode) {
+    PROF(0, "rmsnorm_bwd N=%d C=%d%s", N, C, dx_mode == SCOUT_DX_ADD ? " dx+=" : "");
+    rmsnorm_backward_cuda(dx, dw, dout, x, w, rstd, ws, N, C, dx_mode, S());
 }
 static void linear_fwd(void *out, const void *x, const void *W, const void *bias, int N, int C_in, int C_out) {
     PROF(2.0 * N * C_in * C_out, "linear_fwd N=%d Cin=%d Cout=%d%s", N, C_in, C_out, bias ? " bias" : "");
     linear_forward_cuda(out, x, W, bias, N, C_in, C_out, S());
 }
 static void linear_bwd(void *dx, float *dW, float *db, const void *dout, const void *x, const void *W, void *ws,
-                       int N, int C_in, int C_out) {
-    PROF(4.0 * N * C_in * C_out, "linear_bwd N=%d Cin=%d Cout=%d%s", N, C_in, C_out, db ? " bias" : "");
-    linear_backward_cuda(dx, dW, db, dout, x, W, ws, N, C_in, C_out, S());
+                       int N, int C_in, int C_out, int dx_mode) {
+    PROF(4.0 * N * C_in * C_out, "linear_bwd N=%d Cin=%d Cout=%d%s%s", N, C_in, C_out, db ? " bias" : "",
+         dx_mode == SCOUT_DX_ADD ? " dx+=" : "");
+    linear_backward_cuda(dx, dW, db, dout, x, W, ws, N, C_in, C_out, dx_mode, S());
 }
 static void rope_fwd(void *x, int B, int T, int n_heads, int d, int pos0, float theta) {
     PROF(0, "rope_fwd B=%d T=%d heads=%d d=%d", B, T, n_heads, d);

@@ -171,11 +171,12 @@ extern "C" size_t linear_backward_workspace_size_cuda(int N, int C_in, int C_out
 }
 
 extern "C" void linear_backward_cuda(void *dx, float *dW, float *db, const void *dout, const void *x, const void *W,
-                                     void *ws, int N, int C_in, int C_out, cudaStream_t stream) {
+                                     void *ws, int N, int C_in, int C_out, int dx_mode, cudaStream_t stream) {
     if (N <= 0 || C_in <= 0 || C_out <= 0) return;
-    // dx^T [C_in x N] = W [C_in x C_out] . dout^T [C_out x N]   (written: beta = 0)
+    // dx^T [C_in x N] (+)= W [C_in x C_out] . dout^T [C_out x N]   (beta = 0: written; 1: accumulated, the sum
+    // formed in fp32 by the epilogue and rounded to bf16 once)
     matmul_lt(dx, CUDA_R_16BF, C_in, (const floatX *)W, false, C_in, (const floatX *)dout, false, C_out, C_in, N,
-              C_out, NULL, 0.0f, stream);
+              C_out, NULL, dx_mode == SCOUT_DX_ADD ? 1.0f : 0.0f, stream);
     // dW^T [C_in x C_out] += x^T [C_in x N] . (dout^T [C_out x N])^T   (accumulated in fp32: beta = 1)
     matmul_lt(dW, CUDA_R_32F, C_in, (const floatX *)x, false, C_in, (const floatX *)dout, true, C_out, C_in, C_out, N,
               NULL, 1.0f, stream);

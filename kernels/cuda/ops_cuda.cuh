@@ -18,6 +18,8 @@
 
 #include <cuda_runtime_api.h>
 
+#include "dx_mode.h"
+
 #ifdef __cplusplus
 extern "C" {
 #endif
@@ -69,13 +71,13 @@ size_t embedding_backward_workspace_size_cuda(int N, int C);
 void rmsnorm_forward_cuda(void *out, float *rstd, const void *x, const void *w, int N, int C, float eps,
                           cudaStream_t stream);
 void rmsnorm_backward_cuda(void *dx, float *dw, const void *dout, const void *x, const void *w, const float *rstd,
-                           void *ws, int N, int C, cudaStream_t stream);
+                           void *ws, int N, int C, int dx_mode, cudaStream_t stream);
 size_t rmsnorm_backward_workspace_size_cuda(int N, int C);
 
 void linear_forward_cuda(void *out, const void *x, const void *W, const void *bias, int N, int C_in, int C_out,
                          cudaStream_t stream);
 void linear_backward_cuda(void *dx, float *dW, float *db, const void *dout, const void *x, const void *W, void *ws,
-                          int N, int C_in, int C_out, cudaStream_t stream);
+                          int N, int C_in, int C_out, int dx_mode, cudaStream_t stream);
 size_t linear_backward_workspace_size_cuda(int N, int C_in, int C_out);
 
 void rope_forward_cuda(void *x, int B, int T, int n_heads, int d, int pos0, float theta, cudaStream_t stream);

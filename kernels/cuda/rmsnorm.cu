@@ -60,7 +60,7 @@ template <int VEC> __device__ __forceinline__ int dw_slot(int c, int C) {
     return VEC == 8 ? (c % 8) * (C / 8) + c / 8 : c;
 }
 
-template <int VEC>
+template <int VEC, bool ADD>
 __global__ void rmsnorm_backward_kernel(floatX *dx, float *partial, const floatX *dout, const floatX *x,
                                         const floatX *w, const float *rstd, int N, int C) {
     extern __shared__ float dw_rows[]; // [kWarps, C]
@@ -86,15 +86,18 @@ __global__ void rmsnorm_backward_kernel(floatX *dx, float *partial, const floatX
         for (int c = lane * VEC; c < C; c += 32 * VEC) {
             if (VEC == 8) {
                 x128 vx = load128(xr + c), vg = load128(gr + c), vw = load128(w + c), o;
+                x128 old = ADD ? load128(dxr + c) : x128();
                 for (int k = 0; k < 8; k++) {
                     float g = bf2f(vg[k]), xv = bf2f(vx[k]);
-                    o[k] = f2bf(r * g * bf2f(vw[k]) - kk * xv);
+                    float d = r * g * bf2f(vw[k]) - kk * xv;
+                    o[k] = f2bf(ADD ? bf2f(old[k]) + d : d);
                     dw_mine[dw_slot<VEC>(c + k, C)] += g * xv * r;
                 }
                 store128(dxr + c, o);
             } else {
                 float g = bf2f(gr[c]), xv = bf2f(xr[c]);
-                dxr[c] = f2bf(r * g * bf2f(w[c]) - kk * xv);
+                float d = r * g * bf2f(w[c]) - kk * xv;
+                dxr[c] = f2bf(ADD ? bf2f(dxr[c]) + d : d);
                 dw_mine[c] += g * xv * r;
             }
         }
@@ -132,8 +135,22 @@ extern "C" size_t rmsnorm_backward_workspace_size_cuda(int N, int C) {
     return (size_t)ceil_div(N, kRowsPerBlock) * C * sizeof(float);
 }
 
+// The kernel instance for (VEC, ADD), its dynamic shared-memory limit raised once to the largest size asked for.
+template <int VEC, bool ADD>
+static void launch_backward(floatX *dx, float *partial, const floatX *dout, const floatX *x, const floatX *w,
+                            const float *rstd, int N, int C, int n_blocks, size_t smem, cudaStream_t stream) {
+    static size_t smem_set = 48 << 10; // the default limit
+    if (smem > smem_set) {
+        cudaCheck(cudaFuncSetAttribute(rmsnorm_backward_kernel<VEC, ADD>,
+                                       cudaFuncAttributeMaxDynamicSharedMemorySize, (int)smem));
+        smem_set = smem;
+    }
+    rmsnorm_backward_kernel<VEC, ADD><<<n_blocks, 32 * kWarps, smem, stream>>>(dx, partial, dout, x, w, rstd, N, C);
+    cudaCheck(cudaGetLastError());
+}
+
 extern "C" void rmsnorm_backward_cuda(void *dx, float *dw, const void *dout, const void *x, const void *w,
-                                      const float *rstd, void *ws, int N, int C, cudaStream_t stream) {
+                                      const float *rstd, void *ws, int N, int C, int dx_mode, cudaStream_t stream) {
     if (N <= 0 || C <= 0) return;
     float *partial = (float *)ws;
     const int n_blocks = ceil_div(N, kRowsPerBlock);
@@ -141,25 +158,13 @@ extern "C" void rmsnorm_backward_cuda(void *dx, float *dw, const void *dout, con
     scout_require(smem <= (size_t)scout_cuda_ctx()->max_smem_optin,
                   "rmsnorm: C = %d needs %zu bytes of shared memory per block, over the device's %d", C, smem,
                   scout_cuda_ctx()->max_smem_optin);
-    if (rows16(dx, C) && rows16(dout, C) && rows16(x, C) && aligned16(w)) {
-        static size_t smem_set = 48 << 10; // the default limit; raised once, to the largest size asked for
-        if (smem > smem_set) {
-            cudaCheck(cudaFuncSetAttribute(rmsnorm_backward_kernel<8>, cudaFuncAttributeMaxDynamicSharedMemorySize,
-                                           (int)smem));
-            smem_set = smem;
-        }
-        rmsnorm_backward_kernel<8><<<n_blocks, 32 * kWarps, smem, stream>>>(
-            (floatX *)dx, partial, (const floatX *)dout, (const floatX *)x, (const floatX *)w, rstd, N, C);
-    } else {
-        static size_t smem_set = 48 << 10;
-        if (smem > smem_set) {
-            cudaCheck(cudaFuncSetAttribute(rmsnorm_backward_kernel<1>, cudaFuncAttributeMaxDynamicSharedMemorySize,
-                                           (int)smem));
-            smem_set = smem;
-        }
-        rmsnorm_backward_kernel<1><<<n_blocks, 32 * kWarps, smem, stream>>>(
-            (floatX *)dx, partial, (const floatX *)dout, (const floatX *)x, (const floatX *)w, rstd, N, C);
-    }
-    cudaCheck(cudaGetLastError());
+    floatX *d = (floatX *)dx;
+    const floatX *g = (const floatX *)dout, *xx = (const floatX *)x, *ww = (const floatX *)w;
+    const bool v8 = rows16(dx, C) && rows16(dout, C) && rows16(x, C) && aligned16(w);
+    const bool add = dx_mode == SCOUT_DX_ADD;
+    if (v8 && add) launch_backward<8, true>(d, partial, g, xx, ww, rstd, N, C, n_blocks, smem, stream);
+    else if (v8) launch_backward<8, false>(d, partial, g, xx, ww, rstd, N, C, n_blocks, smem, stream);
+    else if (add) launch_backward<1, true>(d, partial, g, xx, ww, rstd, N, C, n_blocks, smem, stream);
+    else launch_backward<1, false>(d, partial, g, xx, ww, rstd, N, C, n_blocks, smem, stream);
     column_sum(ColSumAdd{dw}, partial, n_blocks, C, stream);
 }

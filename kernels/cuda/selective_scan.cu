@@ -1,37 +1,552 @@
 // selective_scan.cu: Mamba-1 selective scan (spec §7.2 steps 4-8), forward and backward, fp32 state,
-// deterministic.
+// deterministic (no float atomics: every sum has a fixed order, results are bit-identical run to run).
 //
-// The recurrence h_t = a_t h_{t-1} + b_t (a_t = exp(delta_t A), b_t = delta_t u_t B_t) is linear, so it is
-// computed as a parallel scan over time with the associative operator (a1, b1) o (a0, b0) = (a1 a0, a1 b0 + b1),
-// the design of mamba-ssm's selective_scan (anchors §4.1-4.2), adapted to our channel-last [B, T, E] layout:
+// h_t = a_t h_{t-1} + b_t with a_t = exp(delta_t A), b_t = delta_t u_t B_t is linear in h, so a stretch of
+// timesteps is summarised by an affine map h_end = Q h_start + h_local, Q = prod a_t = exp(A sum delta_t): the
+// time axis can be cut into pieces that are scanned independently and joined afterwards. Two designs, both on
+// our channel-last [B, T, E] layout:
 //
-// - A block owns kChannels = 16 channels of one sequence (a warp per channel) and walks the sequence in chunks
-//   of L = 32 * kItems timesteps: lane l of a warp holds timesteps l*kItems .. l*kItems + kItems - 1 of the
-//   chunk, combines them sequentially, and a 5-step warp shuffle scan joins the 32 lanes. The state entering a
-//   chunk is carried from the previous chunk in shared memory (per channel and state index n), so one pass
-//   over the sequence does the whole scan with no workspace (the forward op has none).
-// - Channel-last rows are read cooperatively: 16 channels x 2 bytes = one 32-byte sector per timestep, then
-//   transposed through shared memory into per-channel rows in which lane l's items sit at k * 32 + l (bank
-//   conflict free reads); B_t and C_t (shared by all channels) are staged the same way, as [N][L].
-// - The state index n is the outer loop inside a chunk, as in mamba-ssm: per n the lane keeps only kItems
-//   values, so N can be anything up to SCOUT_SCAN_MAX_N (256) with a smaller chunk for large N.
+// The span path (N <= 16, every SCOUT model: N = 16 or 8), the fast one. Lanes are channels: a warp is 32
+// consecutive channels (one 64-byte row segment per timestep and tensor, coalesced, no transposes) and B_t /
+// C_t are the same for all its lanes (staged once per block in shared memory, read as broadcasts). A thread
+// owns one channel and a span of kSpan = 128 consecutive timesteps and walks them sequentially with all N
+// states in registers (N independent FMA chains, no shuffle scan at all); the spans are joined by a small
+// sequential combine over the T / 128 span summaries:
+//   forward:  1. summaries (local end state, sum of delta) per span; 2. combine: the true state entering every
+//             span; 3. the span again from that state, writing y (and the final state).
+//   backward: 1. summaries, with the adjoint's too (R below) and the local state at every 32-step segment end;
+//             2. combine, states forward and adjoint carries backward over the spans; 3. per span, segments
+//             last to first: phase A forward over the segment (states in registers: dC, dz and the state
+//             entering each run of 8 steps, saved), phase B backward over the runs with the state index outer
+//             (per run and n: a and h again from the saved state, then the adjoint and every gradient);
+//             4. the fixed-order sums of the per-warp dB / dC partials and of the per-span dA, dD, dt-bias.
+//   a_t is computed twice in the forward and three times in the backward: the only states kept are the span
+//   and run boundaries (the MUFU exp is the scarcest unit, but each pass is a short sequential loop).
 //
-// The backward recomputes instead of storing states: a first pass (the forward kernel in "states" mode) saves
-// only the state at every chunk boundary, [B, E, T/L, N] fp32 in the workspace; then the backward kernel walks
-// the chunks in reverse. Per chunk and n it recomputes h over the chunk (forward scan from the saved boundary
-// state) and the adjoint g_t = dyp_t C_t + a_{t+1} g_{t+1} (a reverse scan with the same operator, carried
-// across chunks as a_{t0} g_{t0}), and forms every gradient of spec/CPU reference from h_{t-1}, h_t, g_t.
-// dB_t / dC_t are sums over all E channels: the 16 warps of a block are summed in shared memory in channel
-// order, and the ceil(E/16) channel groups are partials [E/16, B, T, 2N] in the workspace, summed in order by a
-// last kernel; dA_log, dD and dt_bias sums over time stay in the block and over the batch go through per-batch
-// partials. No float atomics anywhere, so results are bit-identical run to run.
+// The tile path (N > 16, kept as the general fallback up to SCOUT_SCAN_MAX_N = 256): the design of mamba-ssm
+// (anchors §4.1-4.2). A block owns kChannels = 16 channels of one sequence (a warp per channel) and walks the
+// sequence in chunks of 32 * kItems timesteps; lane l holds kItems consecutive timesteps, and a 5-step warp
+// shuffle scan with (a1, b1) o (a0, b0) = (a1 a0, a1 b0 + b1) joins the lanes; the state is carried from chunk
+// to chunk in shared memory. Channel rows are transposed through shared memory into per-channel rows. The
+// state index is the outer loop in a chunk, so any N works (smaller chunks for large N). Its backward saves
+// the state at every chunk boundary (a states pass of the forward kernel), walks the chunks in reverse,
+// recomputes h per chunk, runs the adjoint as a reverse shuffle scan, and sums dB / dC over the block's
+// channels in shared memory and over channel groups through workspace partials. Per (chunk, n) its ~100
+// instructions per warp are two thirds scan and bookkeeping, which is why the span path exists.
 #include "cuda/common.cuh"
 #include "ops.h" // SCOUT_SCAN_MAX_N
 
-static const int kChannels = 16;                // channels (warps) per block
-static const int kFwdNG = 4;                    // state indices per unrolled step, forward
-static const int kBwdNG = 2;                    // and backward (more registers per index there)
-static const float kLog2e = 1.4426950408889634f; // exp(x) = exp2(x log2 e): A is pre-scaled once per (chunk, n)
+static const float kLog2e = 1.4426950408889634f; // exp(x) = exp2(x log2 e): A is pre-scaled by log2 e
+static size_t align256(size_t x) { return (x + 255) / 256 * 256; }
+
+// ==========================================================================================================
+// The span path (N <= kSpanMaxN): lanes are channels, each thread walks a span of timesteps sequentially
+// ==========================================================================================================
+
+static const int kSpanMaxN = 16;                 // larger N takes the tile path below
+static const int kSW = 4;                        // warps per block
+static const int kSThreads = 32 * kSW;           // threads = channels per block
+static const int kSpan = 128;                    // timesteps per thread (the unit of the cross-span combine)
+static const int kSeg = 32;                      // backward: timesteps per staged segment
+static const int kSegs = kSpan / kSeg;           // segments per span
+static const int kRun = 8;                       // backward: timesteps per run (register arrays of phase B)
+static const int kRuns = kSeg / kRun;            // runs per segment
+static const int kColPitch = kSeg + 4;           // s_col row pitch (a multiple of 4 floats: float4 reads)
+static const int kRedPitch = 36;                 // s_red row pitch: float4 reads of 8 lanes hit 8 bank quads
+static const float kLn2 = 0.6931471805599453f;
+
+// Everything the span kernels read, passed by value (one kernel parameter instead of fifteen).
+struct ScanArgs {
+    const floatX *u, *dt_raw, *ssm_B, *ssm_C, *z, *dy; // [B, T, E] / [B, T, bc_stride] / [B, T, z_stride]
+    const float *dt_bias, *A_log, *D;                  // [E], [E, N], [E]
+    int bc_stride, z_stride, B, T, E, N, n_spans;
+};
+
+// Span record rows: a record is [rows][E] fp32 per (b, span), channel fastest so a warp's accesses are one
+// 128-byte line. Forward: rows [0, NT) the span's local end state h (from h = 0 at the span start), replaced
+// by the combine kernel with the true state entering the span; row NT the span's sum of delta. Backward: for
+// every segment i, rows i (NT+1) + [0, NT) the local state at the END of segment i (from 0 at the span start,
+// cumulative over segments 0..i) and row i (NT+1) + NT the sum of delta over segments 0..i; group kSegs - 1
+// is the span's (its h rows are replaced by the state entering the span); then rows kSegs (NT+1) + [0, NT)
+// the span's local adjoint carry R (below), replaced by the carry entering the span from the right.
+template <int NT> struct SpanRec {
+    static constexpr int fwd_rows = NT + 1;
+    static constexpr int bwd_rows = kSegs * (NT + 1) + NT;
+    __host__ __device__ static constexpr int seg_h(int i) { return i * (NT + 1); } // + n
+    __host__ __device__ static constexpr int seg_sd(int i) { return i * (NT + 1) + NT; }
+    static constexpr int carry = kSegs * (NT + 1);                      // + n
+};
+
+__device__ __forceinline__ size_t rec_at(int b, int span, int n_spans, int rows, int row, int E, int e) {
+    return ((size_t)(b * n_spans + span) * rows + row) * E + e;
+}
+
+// 2^x for x <= 0 (delta A log2 e): one MUFU.EX2, flushing results below 2^-126 to 0. exp2f would add the
+// denormal fix-up around it; the state does not need it.
+__device__ __forceinline__ float ex2_ftz(float x) {
+#ifdef SCOUT_CUDA_EMU
+    return exp2f(x);
+#else
+    float y;
+    asm("ex2.approx.ftz.f32 %0, %1;" : "=f"(y) : "f"(x));
+    return y;
+#endif
+}
+
+// A log2(e) for this thread's channel (A = -exp(A_log)); 0 for padded state indices and idle lanes, which
+// makes a = 1: with B_t = C_t = 0 there (stage_bc) their state and adjoint stay 0 and contribute nothing.
+template <int NT> __device__ __forceinline__ void load_A2(float (&A2)[NT], const ScanArgs &p, int e, bool active) {
+#pragma unroll
+    for (int n = 0; n < NT; n++) A2[n] = active && n < p.N ? -expf(p.A_log[(size_t)e * p.N + n]) * kLog2e : 0.0f;
+}
+
+// NT consecutive floats of shared memory (16-byte aligned) into registers, 4 per instruction.
+template <int CNT> __device__ __forceinline__ void lds_vec(float (&dst)[CNT], const float *src) {
+#pragma unroll
+    for (int i = 0; i < CNT / 4; i++) {
+        float4 v = reinterpret_cast<const float4 *>(src)[i];
+        dst[4 * i] = v.x, dst[4 * i + 1] = v.y, dst[4 * i + 2] = v.z, dst[4 * i + 3] = v.w;
+    }
+}
+
+// Stage B_t and C_t, t in [t0, t0 + L), of sequence b as fp32: s_row[t][0, NT) = B_t, s_row[t][NT, 2NT) = C_t
+// (kC; else rows of NT), and with kCol also by state index, s_col[c][t] (pitch kColPitch). Zero past T and for
+// n >= N, so padded timesteps and state indices compute on zeros. A block-wide loop: barriers are the caller's.
+template <int NT, bool kC, bool kCol>
+__device__ __forceinline__ void stage_bc(float *s_row, float *s_col, int L, const ScanArgs &p, int b, int t0) {
+    constexpr int W = (kC ? 2 : 1) * NT;
+    for (int idx = threadIdx.x; idx < L * W; idx += blockDim.x) {
+        const int t = idx / W, c = idx % W, n = c % NT;
+        float v = 0.0f;
+        if (t0 + t < p.T && n < p.N) {
+            const floatX *src = c < NT ? p.ssm_B : p.ssm_C;
+            v = bf2f(src[((size_t)b * p.T + t0 + t) * p.bc_stride + n]);
+        }
+        s_row[t * W + c] = v;
+        if (kCol) s_col[c * kColPitch + t] = v;
+    }
+}
+
+// Sum over the 32 lanes (channels) of ROWS values per lane, which the lanes wrote to red[row][lane] (pitch
+// kRedPitch) before a __syncwarp. Lane j adds the ROWS entries [q ROWS, (q+1) ROWS) of row j % ROWS, q = j /
+// ROWS (float4 reads; the 8 lanes of a read phase hit 8 distinct bank quads), then xor shuffles join the 32 /
+// ROWS parts of each row: every lane returns the full sum of row j % ROWS, always in the same order.
+template <int ROWS> __device__ __forceinline__ float reduce_rows(const float *red, int lane) {
+    static_assert(ROWS == 8 || ROWS == 16 || ROWS == 32, "reduce_rows: 8, 16 or 32 rows");
+    const float4 *src = reinterpret_cast<const float4 *>(red + (lane % ROWS) * kRedPitch + (lane / ROWS) * ROWS);
+    float part[ROWS / 4];
+#pragma unroll
+    for (int i = 0; i < ROWS / 4; i++) {
+        float4 v = src[i];
+        part[i] = (v.x + v.y) + (v.z + v.w);
+    }
+#pragma unroll
+    for (int w = 1; w < ROWS / 4; w *= 2) // pairwise: a short dependency chain
+#pragma unroll
+        for (int i = 0; i + w < ROWS / 4; i += 2 * w) part[i] += part[i + w];
+    float s = part[0];
+#pragma unroll
+    for (int off = ROWS; off < 32; off *= 2) s += __shfl_xor_sync(0xffffffffu, s, off);
+    return s;
+}
+
+// The per-(t, e) inputs of a run of kL timesteps starting at t (relative to row0 = b T + t_base), loaded
+// together so that their latencies overlap. Timesteps at or past nt, and idle lanes, read as 0.
+template <int kL, bool kDy, bool kHasZ> struct StepLoads {
+    float x[kL], u[kL], dy[kL], z[kL];
+    __device__ __forceinline__ void load(const ScanArgs &p, size_t row0, int t, int nt, int e, bool active,
+                                         float dtb) {
+#pragma unroll
+        for (int k = 0; k < kL; k++) {
+            const bool ok = active && t + k < nt;
+            const size_t i = (row0 + t + k) * p.E + e;
+            x[k] = ok ? bf2f(p.dt_raw[i]) + dtb : 0.0f;
+            u[k] = ok ? bf2f(p.u[i]) : 0.0f;
+            dy[k] = kDy && ok ? bf2f(p.dy[i]) : 0.0f;
+            z[k] = kHasZ && ok ? bf2f(p.z[(row0 + t + k) * p.z_stride + e]) : 0.0f;
+        }
+    }
+};
+
+// ---- pass 1: span summaries -------------------------------------------------------------------------------
+// Grid (ceil(E / 128), n_spans, B), a thread per (b, span, channel) walking its kSpan timesteps in order with
+// all NT states in registers (NT independent FMA chains), from h = 0:
+//   h_n   <- a_n h_n + delta u B_n                     a_n = exp(delta A_n), the local end state
+//   P_n   <- P_n a_n,  R_n += P_n dyp C_n  (kBwd)      R = a_{t0} g_{t0} if no gradient came from after the span
+// so the span is summarised as the affine maps h_end = Q h_start + h_local and carry_out = Q carry_in + R with
+// Q_n = prod a = exp(A_n sum delta), stored in the span record (SpanRec). The backward also stores the local
+// state at every segment end (its kernel then restarts any segment with one exp per state).
+template <int NT, bool kBwd, bool kHasZ>
+__global__ void __launch_bounds__(kSThreads) scan_span_summary_kernel(float *rec, const ScanArgs p) {
+    constexpr int W = (kBwd ? 2 : 1) * NT, kL = 8, rows = kBwd ? SpanRec<NT>::bwd_rows : SpanRec<NT>::fwd_rows;
+    __shared__ __align__(16) float s_bc[kSpan * W]; // [kSpan][W] B_t (and C_t)
+    const int e = blockIdx.x * kSThreads + threadIdx.x, span = blockIdx.y, b = blockIdx.z;
+    const int t0 = span * kSpan, nt = min(kSpan, p.T - t0), ntr = (nt + kL - 1) / kL * kL;
+    stage_bc<NT, kBwd, false>(s_bc, NULL, kSpan, p, b, t0);
+    __syncthreads();
+    const bool active = e < p.E;
+    const float dtb = active ? p.dt_bias[e] : 0.0f;
+    float A2[NT], h[NT], P[NT], R[NT];
+    load_A2<NT>(A2, p, e, active);
+#pragma unroll
+    for (int n = 0; n < NT; n++) h[n] = 0.0f, P[n] = 1.0f, R[n] = 0.0f;
+    float sd = 0.0f; // sum of delta from the span start
+    const size_t row0 = (size_t)b * p.T + t0;
+    auto write_group = [&](int i) { // the local state at the end of segment i (backward)
+        if (!active) return;
+#pragma unroll
+        for (int n = 0; n < NT; n++) rec[rec_at(b, span, p.n_spans, rows, SpanRec<NT>::seg_h(i) + n, p.E, e)] = h[n];
+        rec[rec_at(b, span, p.n_spans, rows, SpanRec<NT>::seg_sd(i), p.E, e)] = sd;
+    };
+    for (int t = 0; t < ntr; t += kL) {
+        StepLoads<kL, kBwd, kBwd && kHasZ> in;
+        in.load(p, row0, t, nt, e, active, dtb);
+#pragma unroll
+        for (int k = 0; k < kL; k++) {
+            const float dl = active && t + k < nt ? softplusf_(in.x[k]) : 0.0f, du = dl * in.u[k];
+            sd += dl;
+            float Bv[NT];
+            lds_vec<NT>(Bv, s_bc + (t + k) * W);
+            float dyp = 0.0f, Cv[NT];
+            if (kBwd) {
+                lds_vec<NT>(Cv, s_bc + (t + k) * W + NT);
+                dyp = kHasZ ? in.dy[k] * siluf_(in.z[k]) : in.dy[k];
+            }
+#pragma unroll
+            for (int n = 0; n < NT; n++) {
+                const float a = ex2_ftz(dl * A2[n]);
+                h[n] = fmaf(a, h[n], du * Bv[n]);
+                if (kBwd) {
+                    P[n] *= a;
+                    R[n] = fmaf(P[n], dyp * Cv[n], R[n]);
+                }
+            }
+            if (kBwd && k == kL - 1 && (t + k) % kSeg == kSeg - 1) write_group((t + k) / kSeg);
+        }
+    }
+    if (!active) return;
+    if (kBwd) {
+        for (int i = ntr / kSeg; i < kSegs; i++) write_group(i); // segments the loop did not finish
+#pragma unroll
+        for (int n = 0; n < NT; n++) rec[rec_at(b, span, p.n_spans, rows, SpanRec<NT>::carry + n, p.E, e)] = R[n];
+    } else {
+#pragma unroll
+        for (int n = 0; n < NT; n++) rec[rec_at(b, span, p.n_spans, rows, n, p.E, e)] = h[n];
+        rec[rec_at(b, span, p.n_spans, rows, NT, p.E, e)] = sd;
+    }
+}
+
+// ---- pass 2: combine the spans in order ---------------------------------------------------------------------
+// Grid (ceil(E / 128), NT (forward) or 2 NT (backward), B). Row j < NT: state n = j, forward over the spans,
+// H <- Q H + h_local, writing the state entering each span over h_local. Row j >= NT: adjoint n = j - NT,
+// backward over the spans, G <- Q G + R, writing the carry entering each span from the right over R. The
+// records of 8 spans are loaded before the dependent chain runs over them (the chain is one FMA per span).
+template <int NT, bool kBwd>
+__global__ void __launch_bounds__(kSThreads) scan_span_combine_kernel(float *rec, const float *A_log, int E, int N,
+                                                                      int n_spans) {
+    constexpr int rows = kBwd ? SpanRec<NT>::bwd_rows : SpanRec<NT>::fwd_rows, kU = 8;
+    constexpr int h_row = kBwd ? SpanRec<NT>::seg_h(kSegs - 1) : 0, sd_row = kBwd ? SpanRec<NT>::seg_sd(kSegs - 1) : NT;
+    const int e = blockIdx.x * kSThreads + threadIdx.x, j = blockIdx.y, b = blockIdx.z;
+    if (e >= E) return; // no collectives below
+    const bool states = j < NT;
+    const int n = states ? j : j - NT;
+    const int row = states ? h_row + n : SpanRec<NT>::carry + n;
+    const float A2 = n < N ? -expf(A_log[(size_t)e * N + n]) * kLog2e : 0.0f;
+    float H = 0.0f;
+    for (int s0 = 0; s0 < n_spans; s0 += kU) {
+        float v[kU], sd[kU];
+        size_t at[kU];
+#pragma unroll
+        for (int k = 0; k < kU; k++) {
+            const int s = states ? s0 + k : n_spans - 1 - (s0 + k); // the adjoint runs from the last span
+            const bool ok = s0 + k < n_spans;
+            at[k] = rec_at(b, ok ? s : 0, n_spans, rows, row, E, e);
+            v[k] = ok ? rec[at[k]] : 0.0f;
+            sd[k] = ok ? rec[rec_at(b, s, n_spans, rows, sd_row, E, e)] : 0.0f;
+        }
+#pragma unroll
+        for (int k = 0; k < kU; k++) {
+            if (s0 + k >= n_spans) break;
+            rec[at[k]] = H;
+            H = fmaf(ex2_ftz(A2 * sd[k]), H, v[k]);
+        }
+    }
+}
+
+// ---- pass 3 (forward): the output ---------------------------------------------------------------------------
+// Same grid as pass 1. Each thread walks its span again from the true entering state (rec, or 0 when the
+// sequence is one span and rec is NULL): y_t = (sum_n C_t,n h_t,n + D u_t) silu(z_t). The thread of the last
+// span writes the final state.
+template <int NT, bool kHasZ>
+__global__ void __launch_bounds__(kSThreads) scan_span_forward_kernel(floatX *y, float *state_out, const float *rec,
+                                                                      const ScanArgs p) {
+    constexpr int W = 2 * NT, kL = 8;
+    __shared__ __align__(16) float s_bc[kSpan * W]; // [kSpan][2 NT]
+    const int e = blockIdx.x * kSThreads + threadIdx.x, span = blockIdx.y, b = blockIdx.z;
+    const int t0 = span * kSpan, nt = min(kSpan, p.T - t0), ntr = (nt + kL - 1) / kL * kL;
+    stage_bc<NT, true, false>(s_bc, NULL, kSpan, p, b, t0);
+    __syncthreads();
+    const bool active = e < p.E;
+    const float dtb = active ? p.dt_bias[e] : 0.0f, Dv = active ? p.D[e] : 0.0f;
+    float A2[NT], h[NT];
+    load_A2<NT>(A2, p, e, active);
+#pragma unroll
+    for (int n = 0; n < NT; n++)
+        h[n] = rec && active ? rec[rec_at(b, span, p.n_spans, SpanRec<NT>::fwd_rows, n, p.E, e)] : 0.0f;
+    const size_t row0 = (size_t)b * p.T + t0;
+    for (int t = 0; t < ntr; t += kL) {
+        StepLoads<kL, false, kHasZ> in;
+        in.load(p, row0, t, nt, e, active, dtb);
+#pragma unroll
+        for (int k = 0; k < kL; k++) {
+            const bool ok = active && t + k < nt;
+            const float delta = ok ? softplusf_(in.x[k]) : 0.0f, du = delta * in.u[k];
+            float Bv[NT], Cv[NT];
+            lds_vec<NT>(Bv, s_bc + (t + k) * W);
+            lds_vec<NT>(Cv, s_bc + (t + k) * W + NT);
+            float yv = Dv * in.u[k];
+#pragma unroll
+            for (int n = 0; n < NT; n++) {
+                h[n] = fmaf(ex2_ftz(delta * A2[n]), h[n], du * Bv[n]);
+                yv = fmaf(Cv[n], h[n], yv);
+            }
+            if (kHasZ) yv *= siluf_(in.z[k]);
+            if (ok) y[(row0 + t + k) * p.E + e] = f2bf(yv);
+        }
+    }
+    if (state_out && active && span == p.n_spans - 1)
+#pragma unroll
+        for (int n = 0; n < NT; n++)
+            if (n < p.N) state_out[((size_t)b * p.E + e) * p.N + n] = h[n];
+}
+
+// ---- pass 3 (backward): all gradients -----------------------------------------------------------------------
+// Same grid, a thread per (b, span, channel), walking the span's segments from the last to the first. The
+// adjoint carry (a_{t+1} g_{t+1}, from the combine for the span's last timestep) flows from segment to
+// segment in the thread; the state entering segment i is Q h_span + h_local(end of segment i - 1), one exp per
+// state from the record. Per segment of kSeg timesteps:
+//   phase A, forward, all NT states in registers: h_t; the pre-gate output (for dz); dC_t = sum over the
+//     block's channels of dyp_t h_t (a warp reduction through shared memory per timestep); and the state
+//     entering every run of kRun timesteps, saved in shared memory;
+//   phase B, runs from the last to the first, state index outer: per (run, n) the kRun a_t and h_t again from
+//     the saved state (registers), then the adjoint backwards, g_t = dyp_t C_t + carry, carry = a_t g_t, with
+//       ddelta_t += g_t h_{t-1} a_t A_n + u_t g_t B_t,n     dA_n += g_t h_{t-1} a_t delta_t
+//       du_t     += delta_t g_t B_t,n                     dB_t,n = sum over channels of g_t delta_t u_t
+//     (ddelta and du as S1_t = sum_n g h_{t-1} a A and S2_t = sum_n g B: ddelta = S1 + u S2, du = delta S2).
+// So every a_t is computed twice here and once in pass 1, and no state is stored beyond the run boundaries.
+// dB / dC are written per warp (32 channels) as partials, dC_part [G][B][T][NT] and dB_part [G][B][NT][T]
+// (G = ceil(E / 32)), summed in order by the reduce kernel; dA, dD and the dt-bias gradient of the span go to
+// param_part [B][n_spans][NT + 2][E]. Every sum has a fixed order: the results are bit-identical run to run.
+template <int NT> struct SpanBwdSmem { // float offsets into the dynamic shared memory
+    static constexpr int row = 0;                              // [kSeg][2 NT]    B_t, C_t by timestep (phase A)
+    static constexpr int col = row + kSeg * 2 * NT;            // [2 NT][kColPitch] the same by state (phase B)
+    static constexpr int warp0 = col + 2 * NT * kColPitch;     // per warp, at warp0 + w * per_warp:
+    static constexpr int hb = 0;                               //   [kRuns][NT][32]  state entering each run
+    static constexpr int red = hb + kRuns * NT * 32;           //   [NT][kRedPitch]  reduction scratch
+    static constexpr int A2 = red + NT * kRedPitch;            //   [NT][32]         A_n log2 e
+    static constexpr int g = A2 + NT * 32;                     //   [NT][32]         adjoint carry
+    static constexpr int dA = g + NT * 32;                     //   [NT][32]         dA_n of the span so far
+    static constexpr int per_warp = dA + NT * 32;
+    static constexpr int total = warp0 + kSW * per_warp;
+};
+
+template <int NT, bool kHasZ>
+__global__ void __launch_bounds__(kSThreads) scan_span_backward_kernel(floatX *du_out, floatX *ddt_out, floatX *dz_out,
+                                                                       float *dC_part, float *dB_part,
+                                                                       float *param_part, const float *rec,
+                                                                       const ScanArgs p) {
+    static_assert(NT >= kRun && NT % 8 == 0, "span backward: NT 8 or 16");
+    using S = SpanBwdSmem<NT>;
+    constexpr int rows = SpanRec<NT>::bwd_rows;
+    extern __shared__ __align__(16) float smem[];
+    float *s_row = smem + S::row, *s_col = smem + S::col;
+    const int warp = threadIdx.x / 32, lane = threadIdx.x % 32;
+    float *s_w = smem + S::warp0 + warp * S::per_warp;
+    float *s_hb = s_w + S::hb, *s_red = s_w + S::red, *s_A2 = s_w + S::A2, *s_g = s_w + S::g, *s_dA = s_w + S::dA;
+
+    const int e = blockIdx.x * kSThreads + threadIdx.x, span = blockIdx.y, b = blockIdx.z;
+    const int grp = blockIdx.x * kSW + warp, G = (p.E + 31) / 32; // this warp's 32-channel group
+    const bool active = e < p.E, warp_active = grp < G;
+    const int t_span = span * kSpan, nt_span = min(kSpan, p.T - t_span);
+    const float dtb = active ? p.dt_bias[e] : 0.0f, Dv = active ? p.D[e] : 0.0f;
+    {
+        float A2[NT];
+        load_A2<NT>(A2, p, e, active);
+#pragma unroll
+        for (int n = 0; n < NT; n++) {
+            s_A2[n * 32 + lane] = A2[n];
+            s_g[n * 32 + lane] = active ? rec[rec_at(b, span, p.n_spans, rows, SpanRec<NT>::carry + n, p.E, e)] : 0.0f;
+            s_dA[n * 32 + lane] = 0.0f;
+        }
+    }
+    float dD_acc = 0.0f, ddtb_acc = 0.0f;
+    const size_t row_span = (size_t)b * p.T + t_span;
+
+    for (int i = (nt_span + kSeg - 1) / kSeg - 1; i >= 0; i--) {
+        const int ts = i * kSeg, nts = min(kSeg, nt_span - ts); // segment start within the span, length
+        const size_t row0 = row_span + ts;
+        __syncthreads(); // every warp is done with the previous segment's s_row / s_col
+        stage_bc<NT, true, true>(s_row, s_col, kSeg, p, b, t_span + ts);
+        __syncthreads();
+        if (!warp_active) continue; // no barriers until the loop's next iteration
+
+        // ---- phase A: forward over the segment, all states in registers
+        float A2[NT], h[NT];
+#pragma unroll
+        for (int n = 0; n < NT; n++) A2[n] = s_A2[n * 32 + lane];
+#pragma unroll
+        for (int n = 0; n < NT; n++) {
+            float H = active ? rec[rec_at(b, span, p.n_spans, rows, SpanRec<NT>::seg_h(kSegs - 1) + n, p.E, e)] : 0.0f;
+            if (i > 0 && active) {
+                const float sd = rec[rec_at(b, span, p.n_spans, rows, SpanRec<NT>::seg_sd(i - 1), p.E, e)];
+                const float hl = rec[rec_at(b, span, p.n_spans, rows, SpanRec<NT>::seg_h(i - 1) + n, p.E, e)];
+                H = fmaf(ex2_ftz(A2[n] * sd), H, hl);
+            }
+            h[n] = H;
+            s_hb[n * 32 + lane] = H; // run 0
+        }
+        for (int r = 0; r < kRuns; r++) {
+            const int tr = r * kRun;
+            StepLoads<kRun, true, kHasZ> in;
+            in.load(p, row0, tr, nts, e, active, dtb);
+#pragma unroll
+            for (int k = 0; k < kRun; k++) {
+                const int t = tr + k;
+                const bool ok = active && t < nts;
+                const float delta = ok ? softplusf_(in.x[k]) : 0.0f, du = delta * in.u[k];
+                const float dyp = kHasZ ? in.dy[k] * siluf_(in.z[k]) : in.dy[k];
+                float Bv[NT], Cv[NT];
+                lds_vec<NT>(Bv, s_row + t * 2 * NT);
+                lds_vec<NT>(Cv, s_row + t * 2 * NT + NT);
+                float yp = Dv * in.u[k]; // the pre-gate output, for dz
+#pragma unroll
+                for (int n = 0; n < NT; n++) {
+                    h[n] = fmaf(ex2_ftz(delta * A2[n]), h[n], du * Bv[n]);
+                    yp = fmaf(Cv[n], h[n], yp);
+                    s_red[n * kRedPitch + lane] = dyp * h[n]; // this channel's dC_t,n
+                }
+                __syncwarp();
+                const float dC = reduce_rows<NT>(s_red, lane); // lane j: the warp's dC_t,j (j < NT)
+                if (lane < NT && t < nts) dC_part[(((size_t)grp * p.B + b) * p.T + t_span + ts + t) * NT + lane] = dC;
+                __syncwarp(); // s_red is rewritten for the next timestep
+                if (kHasZ && ok) dz_out[(row0 + t) * p.z_stride + e] = f2bf(in.dy[k] * yp * silu_gradf_(in.z[k]));
+            }
+            if (r + 1 < kRuns)
+#pragma unroll
+                for (int n = 0; n < NT; n++) s_hb[((r + 1) * NT + n) * 32 + lane] = h[n];
+        }
+
+        // ---- phase B: runs backwards, state index outer
+        for (int r = kRuns - 1; r >= 0; r--) {
+            const int tr = r * kRun;
+            float delta[kRun], du[kRun], dyp[kRun], S1[kRun], S2[kRun];
+            {
+                StepLoads<kRun, true, kHasZ> in;
+                in.load(p, row0, tr, nts, e, active, dtb);
+#pragma unroll
+                for (int k = 0; k < kRun; k++) {
+                    const bool ok = active && tr + k < nts;
+                    delta[k] = ok ? softplusf_(in.x[k]) : 0.0f;
+                    du[k] = delta[k] * in.u[k];
+                    dyp[k] = kHasZ ? in.dy[k] * siluf_(in.z[k]) : in.dy[k];
+                    S1[k] = 0.0f, S2[k] = 0.0f;
+                }
+            }
+            for (int n = 0; n < NT; n++) {
+                const float A2n = s_A2[n * 32 + lane], An = A2n * kLn2;
+                const float hprev = s_hb[(r * NT + n) * 32 + lane];
+                float Bv[kRun], Cv[kRun], a[kRun], hs[kRun];
+                lds_vec<kRun>(Bv, s_col + n * kColPitch + tr);
+                lds_vec<kRun>(Cv, s_col + (NT + n) * kColPitch + tr);
+                float hh = hprev;
+#pragma unroll
+                for (int k = 0; k < kRun; k++) {
+                    a[k] = ex2_ftz(delta[k] * A2n);
+                    hh = fmaf(a[k], hh, du[k] * Bv[k]);
+                    hs[k] = hh;
+                }
+                float carry = s_g[n * 32 + lane], dAn = 0.0f;
+#pragma unroll
+                for (int k = kRun - 1; k >= 0; k--) {
+                    const float g = fmaf(dyp[k], Cv[k], carry);
+                    const float gp = g * ((k > 0 ? hs[k - 1] : hprev) * a[k]); // g_t h_{t-1} a_t
+                    S1[k] = fmaf(gp, An, S1[k]);
+                    S2[k] = fmaf(g, Bv[k], S2[k]);
+                    dAn = fmaf(gp, delta[k], dAn);
+                    s_red[k * kRedPitch + lane] = g * du[k]; // this channel's dB_t,n
+                    carry = a[k] * g;
+                }
+                s_g[n * 32 + lane] = carry;
+                s_dA[n * 32 + lane] += dAn;
+                __syncwarp();
+                const float dB = reduce_rows<kRun>(s_red, lane); // lane j: the warp's dB_{tr+j},n (j < kRun)
+                if (lane < kRun && tr + lane < nts)
+                    dB_part[(((size_t)grp * p.B + b) * NT + n) * p.T + t_span + ts + tr + lane] = dB;
+                __syncwarp();
+            }
+            // The run's per-timestep gradients (x and u read again: fewer registers live across the n loop).
+            StepLoads<kRun, false, false> in;
+            in.load(p, row0, tr, nts, e, active, dtb);
+#pragma unroll
+            for (int k = 0; k < kRun; k++) {
+                if (!(active && tr + k < nts)) continue;
+                const float ddelta = fmaf(in.u[k], S2[k], S1[k]);
+                const float ddt = ddelta * softplus_gradf_(in.x[k]);
+                const size_t idx = (row0 + tr + k) * p.E + e;
+                ddt_out[idx] = f2bf(ddt);
+                du_out[idx] = f2bf(fmaf(dyp[k], Dv, delta[k] * S2[k]));
+                dD_acc = fmaf(dyp[k], in.u[k], dD_acc);
+                ddtb_acc += ddt;
+            }
+        }
+    }
+    if (!active) return;
+#pragma unroll
+    for (int n = 0; n < NT; n++) param_part[rec_at(b, span, p.n_spans, NT + 2, n, p.E, e)] = s_dA[n * 32 + lane];
+    param_part[rec_at(b, span, p.n_spans, NT + 2, NT, p.E, e)] = dD_acc;
+    param_part[rec_at(b, span, p.n_spans, NT + 2, NT + 1, p.E, e)] = ddtb_acc;
+}
+
+// ---- pass 4 (backward): the fixed-order sums ----------------------------------------------------------------
+// dB / dC: blockIdx.y 0 sums dC_part [G][B][T][NT] (thread per (b, t, n)), 1 sums dB_part [G][B][NT][T]
+// (thread per (b, n, t)), over the G channel groups in order, into the strided bf16 outputs (n < N only).
+__global__ void scan_span_dbc_reduce_kernel(floatX *dssm_B, floatX *dssm_C, int bc_stride, const float *dC_part,
+                                            const float *dB_part, int G, int B, int T, int N, int NT) {
+    const size_t idx = (size_t)blockIdx.x * blockDim.x + threadIdx.x, total = (size_t)B * T * NT;
+    if (idx >= total) return;
+    const bool is_B = blockIdx.y == 1;
+    const float *src = is_B ? dB_part : dC_part;
+    float s = 0.0f;
+    for (int g = 0; g < G; g++) s += src[(size_t)g * total + idx];
+    if (is_B) {
+        const int t = (int)(idx % T), n = (int)((idx / T) % NT), b = (int)(idx / ((size_t)T * NT));
+        if (n < N) dssm_B[((size_t)b * T + t) * bc_stride + n] = f2bf(s);
+    } else {
+        const int n = (int)(idx % NT);
+        if (n < N) dssm_C[(idx / NT) * bc_stride + n] = f2bf(s);
+    }
+}
+
+// dA_log[e, n] += (sum over b and spans of dA) A (A = -exp(A_log): the chain rule), dD[e] and ddt_bias[e] +=
+// their sums; partials [B][n_spans][NT + 2][E] added in (b, span) order. A thread per (j, e), j < NT + 2.
+__global__ void scan_span_param_reduce_kernel(float *dA_log, float *dD, float *ddt_bias, const float *A_log,
+                                              const float *param_part, int B, int n_spans, int E, int N, int NT) {
+    const int e = blockIdx.x * blockDim.x + threadIdx.x, j = blockIdx.y;
+    if (e >= E || (j >= N && j < NT)) return;
+    float s = 0.0f;
+    for (int bs = 0; bs < B * n_spans; bs++) s += param_part[((size_t)bs * (NT + 2) + j) * E + e];
+    if (j < N) dA_log[(size_t)e * N + j] += s * -expf(A_log[(size_t)e * N + j]);
+    else if (j == NT) dD[e] += s;
+    else ddt_bias[e] += s;
+}
+
+// ==========================================================================================================
+// The tile path (N > kSpanMaxN): a warp per channel, lanes along time, shuffle scans
+// ==========================================================================================================
+
+static const int kChannels = 16; // channels (warps) per block
+static const int kFwdNG = 4;     // state indices per unrolled step, forward
+static const int kBwdNG = 2;     // and backward (more registers per index there)
 
 // ----------------------------------------------------------------------------------------------------------
 // shared helpers
@@ -454,7 +969,7 @@ __global__ void scan_param_reduce_kernel(float *dA_log, float *dD, float *ddt_bi
 }
 
 // ----------------------------------------------------------------------------------------------------------
-// kernel launchers
+// tile path launchers
 
 // Timesteps per lane: as many as keep the staged B/C tiles (which grow with N) to about 100 KB of shared
 // memory, at most 4 (more items per lane amortise the scan's shuffles but cost registers).
@@ -507,29 +1022,16 @@ static void scan_forward_dispatch(floatX *y, float *state_out, float *chunk_stat
 #undef SCAN_FWD
 }
 
-static void check_scan_shape(int B, int E, int N) {
-    scout_require(N >= 1 && N <= SCOUT_SCAN_MAX_N, "selective_scan: N = %d outside 1..%d", N, SCOUT_SCAN_MAX_N);
-    scout_require(B <= 65535, "selective_scan: batch %d over the grid limit", B);
-    (void)E;
-}
 
-extern "C" void selective_scan_forward_cuda(void *y, float *state_out, const void *u, const void *dt_raw,
-                                            const float *dt_bias, const float *A_log, const void *ssm_B,
-                                            const void *ssm_C, int bc_stride, const float *D, const void *z,
-                                            int z_stride, int B, int T, int E, int N, cudaStream_t stream) {
-    if (B <= 0 || E <= 0) return;
-    check_scan_shape(B, E, N);
-    if (T <= 0) { // no timesteps: the final state is the initial one
-        if (state_out) cudaCheck(cudaMemsetAsync(state_out, 0, (size_t)B * E * N * sizeof(float), stream));
-        return;
-    }
+static void tile_forward(void *y, float *state_out, const void *u, const void *dt_raw, const float *dt_bias,
+                         const float *A_log, const void *ssm_B, const void *ssm_C, int bc_stride, const float *D,
+                         const void *z, int z_stride, int B, int T, int E, int N, cudaStream_t stream) {
     scan_forward_dispatch<true, false>((floatX *)y, state_out, NULL, u, dt_raw, dt_bias, A_log, ssm_B, ssm_C,
                                        bc_stride, D, z, z_stride, B, T, E, N, stream);
 }
 
-// Workspace layout, each part 256-byte aligned: chunk-boundary states [B, E, n_chunks, N]; dB/dC partials
+// Tile-path workspace, each part 256-byte aligned: chunk-boundary states [B, E, n_chunks, N]; dB/dC partials
 // [ceil(E/16), B, T, 2N]; parameter partials [B, E, N + 2] (all fp32).
-static size_t align256(size_t x) { return (x + 255) / 256 * 256; }
 static size_t states_bytes(int B, int T, int E, int N) {
     int L = 32 * scan_items(N);
     return align256((size_t)B * E * ceil_div(T, L) * N * sizeof(float));
@@ -539,8 +1041,7 @@ static size_t dbc_bytes(int B, int T, int E, int N) {
 }
 static size_t param_bytes(int B, int E, int N) { return align256((size_t)B * E * (N + 2) * sizeof(float)); }
 
-extern "C" size_t selective_scan_backward_workspace_size_cuda(int B, int T, int E, int N) {
-    if (B <= 0 || T <= 0 || E <= 0 || N <= 0) return 0;
+static size_t tile_workspace_size(int B, int T, int E, int N) {
     return states_bytes(B, T, E, N) + dbc_bytes(B, T, E, N) + param_bytes(B, E, N);
 }
 
@@ -560,14 +1061,10 @@ static void launch_bwd(floatX *du, floatX *ddt, floatX *dz, float *dbc, float *p
     cudaCheck(cudaGetLastError());
 }
 
-extern "C" void selective_scan_backward_cuda(void *du, void *ddt_raw, void *dssm_B, void *dssm_C, void *dz,
-                                             float *dA_log, float *dD, float *ddt_bias, const void *dy, const void *u,
-                                             const void *dt_raw, const float *dt_bias, const float *A_log,
-                                             const void *ssm_B, const void *ssm_C, int bc_stride, const float *D,
-                                             const void *z, int z_stride, void *ws, int B, int T, int E, int N,
-                                             cudaStream_t stream) {
-    if (B <= 0 || T <= 0 || E <= 0) return;
-    check_scan_shape(B, E, N);
+static void tile_backward(void *du, void *ddt_raw, void *dssm_B, void *dssm_C, void *dz, float *dA_log, float *dD,
+                          float *ddt_bias, const void *dy, const void *u, const void *dt_raw, const float *dt_bias,
+                          const float *A_log, const void *ssm_B, const void *ssm_C, int bc_stride, const float *D,
+                          const void *z, int z_stride, void *ws, int B, int T, int E, int N, cudaStream_t stream) {
     char *p = (char *)ws;
     float *states = (float *)p;
     float *dbc = (float *)(p + states_bytes(B, T, E, N));
@@ -594,4 +1091,157 @@ extern "C" void selective_scan_backward_cuda(void *du, void *ddt_raw, void *dssm
     scan_param_reduce_kernel<<<ceil_div(E * (N + 2), 256), 256, 0, stream>>>(dA_log, dD, ddt_bias, A_log, params, B,
                                                                              E, N);
     cudaCheck(cudaGetLastError());
+}
+
+// ----------------------------------------------------------------------------------------------------------
+// span path launchers
+
+static int span_nt(int N) { return N <= 8 ? 8 : 16; } // state indices the kernels compute (N padded with zeros)
+static int span_count(int T) { return ceil_div(T, kSpan); }
+
+// Backward workspace, each part 256-byte aligned (fp32): span records [B][n_spans][kSegs (NT+1) + NT][E]; dC
+// partials [G][B][T][NT] and dB partials [G][B][NT][T], G = ceil(E / 32); parameter partials
+// [B][n_spans][NT + 2][E]. About 240 MB at B=8 T=2048 E=2048 N=16 (the dB / dC partials are 134 MB of it).
+static size_t span_rec_bytes(int B, int T, int E, int NT) {
+    return align256((size_t)B * span_count(T) * (kSegs * (NT + 1) + NT) * E * sizeof(float));
+}
+static size_t span_part_bytes(int B, int T, int E, int NT) { // each of dC and dB
+    return align256((size_t)ceil_div(E, 32) * B * T * NT * sizeof(float));
+}
+static size_t span_param_bytes(int B, int T, int E, int NT) {
+    return align256((size_t)B * span_count(T) * (NT + 2) * E * sizeof(float));
+}
+static size_t span_workspace_size(int B, int T, int E, int N) {
+    const int NT = span_nt(N);
+    return span_rec_bytes(B, T, E, NT) + 2 * span_part_bytes(B, T, E, NT) + span_param_bytes(B, T, E, NT);
+}
+
+// The forward op has no workspace argument, and the span path needs its span records ([B][n_spans][NT+1][E]
+// fp32, 17 MB at B=8 T=2048 E=2048 N=16) between its passes: a buffer owned by this file, grown when a larger
+// shape comes (cudaFree synchronises the device, so the old buffer is no longer in use; growth happens on the
+// first calls only). Like the backend, it assumes one stream issues the scan at a time.
+static float *g_fwd_rec = NULL;
+static size_t g_fwd_rec_bytes = 0;
+static float *fwd_rec_buffer(size_t bytes) {
+    if (bytes > g_fwd_rec_bytes) {
+        if (g_fwd_rec) cudaCheck(cudaFree(g_fwd_rec));
+        cudaCheck(cudaMalloc((void **)&g_fwd_rec, bytes));
+        g_fwd_rec_bytes = bytes;
+    }
+    return g_fwd_rec;
+}
+
+static ScanArgs span_args(const void *u, const void *dt_raw, const float *dt_bias, const float *A_log,
+                          const void *ssm_B, const void *ssm_C, int bc_stride, const float *D, const void *z,
+                          int z_stride, const void *dy, int B, int T, int E, int N) {
+    ScanArgs p;
+    p.u = (const floatX *)u, p.dt_raw = (const floatX *)dt_raw, p.ssm_B = (const floatX *)ssm_B;
+    p.ssm_C = (const floatX *)ssm_C, p.z = (const floatX *)z, p.dy = (const floatX *)dy;
+    p.dt_bias = dt_bias, p.A_log = A_log, p.D = D;
+    p.bc_stride = bc_stride, p.z_stride = z_stride, p.B = B, p.T = T, p.E = E, p.N = N, p.n_spans = span_count(T);
+    return p;
+}
+
+template <int NT, bool kHasZ>
+static void span_forward(floatX *y, float *state_out, const ScanArgs &p, cudaStream_t stream) {
+    const dim3 grid(ceil_div(p.E, kSThreads), p.n_spans, p.B);
+    float *rec = NULL; // one span: it starts from h = 0, nothing to combine
+    if (p.n_spans > 1) {
+        rec = fwd_rec_buffer((size_t)p.B * p.n_spans * SpanRec<NT>::fwd_rows * p.E * sizeof(float));
+        scan_span_summary_kernel<NT, false, false><<<grid, kSThreads, 0, stream>>>(rec, p);
+        cudaCheck(cudaGetLastError());
+        scan_span_combine_kernel<NT, false><<<dim3(grid.x, NT, p.B), kSThreads, 0, stream>>>(rec, p.A_log, p.E, p.N,
+                                                                                            p.n_spans);
+        cudaCheck(cudaGetLastError());
+    }
+    scan_span_forward_kernel<NT, kHasZ><<<grid, kSThreads, 0, stream>>>(y, state_out, rec, p);
+    cudaCheck(cudaGetLastError());
+}
+
+template <int NT, bool kHasZ>
+static void span_backward(floatX *du, floatX *ddt_raw, floatX *dssm_B, floatX *dssm_C, floatX *dz, float *dA_log,
+                          float *dD, float *ddt_bias, const ScanArgs &p, void *ws, cudaStream_t stream) {
+    const int B = p.B, T = p.T, E = p.E;
+    char *w = (char *)ws;
+    float *rec = (float *)w;
+    float *dC_part = (float *)(w + span_rec_bytes(B, T, E, NT));
+    float *dB_part = (float *)(w + span_rec_bytes(B, T, E, NT) + span_part_bytes(B, T, E, NT));
+    float *params = (float *)(w + span_rec_bytes(B, T, E, NT) + 2 * span_part_bytes(B, T, E, NT));
+    const dim3 grid(ceil_div(E, kSThreads), p.n_spans, B);
+
+    scan_span_summary_kernel<NT, true, kHasZ><<<grid, kSThreads, 0, stream>>>(rec, p);
+    cudaCheck(cudaGetLastError());
+    scan_span_combine_kernel<NT, true><<<dim3(grid.x, 2 * NT, B), kSThreads, 0, stream>>>(rec, p.A_log, E, p.N,
+                                                                                         p.n_spans);
+    cudaCheck(cudaGetLastError());
+    const size_t smem = SpanBwdSmem<NT>::total * sizeof(float);
+    auto kernel = scan_span_backward_kernel<NT, kHasZ>;
+    cudaCheck(cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, (int)smem));
+    kernel<<<grid, kSThreads, smem, stream>>>(du, ddt_raw, dz, dC_part, dB_part, params, rec, p);
+    cudaCheck(cudaGetLastError());
+    const size_t total = (size_t)B * T * NT;
+    scan_span_dbc_reduce_kernel<<<dim3((unsigned)ceil_div_sz(total, 256), 2), 256, 0, stream>>>(
+        dssm_B, dssm_C, p.bc_stride, dC_part, dB_part, ceil_div(E, 32), B, T, p.N, NT);
+    cudaCheck(cudaGetLastError());
+    scan_span_param_reduce_kernel<<<dim3(ceil_div(E, 128), NT + 2), 128, 0, stream>>>(dA_log, dD, ddt_bias, p.A_log,
+                                                                                     params, B, p.n_spans, E, p.N, NT);
+    cudaCheck(cudaGetLastError());
+}
+
+// ----------------------------------------------------------------------------------------------------------
+// the ops
+
+static void check_scan_shape(int B, int T, int E, int N) {
+    scout_require(N >= 1 && N <= SCOUT_SCAN_MAX_N, "selective_scan: N = %d outside 1..%d", N, SCOUT_SCAN_MAX_N);
+    scout_require(B <= 65535, "selective_scan: batch %d over the grid limit", B);
+    scout_require(N > kSpanMaxN || span_count(T) <= 65535, "selective_scan: T = %d over the grid limit", T);
+    (void)E;
+}
+
+extern "C" void selective_scan_forward_cuda(void *y, float *state_out, const void *u, const void *dt_raw,
+                                            const float *dt_bias, const float *A_log, const void *ssm_B,
+                                            const void *ssm_C, int bc_stride, const float *D, const void *z,
+                                            int z_stride, int B, int T, int E, int N, cudaStream_t stream) {
+    if (B <= 0 || E <= 0) return;
+    check_scan_shape(B, T, E, N);
+    if (T <= 0) { // no timesteps: the final state is the initial one
+        if (state_out) cudaCheck(cudaMemsetAsync(state_out, 0, (size_t)B * E * N * sizeof(float), stream));
+        return;
+    }
+    if (N > kSpanMaxN) {
+        tile_forward(y, state_out, u, dt_raw, dt_bias, A_log, ssm_B, ssm_C, bc_stride, D, z, z_stride, B, T, E, N,
+                     stream);
+        return;
+    }
+    const ScanArgs p = span_args(u, dt_raw, dt_bias, A_log, ssm_B, ssm_C, bc_stride, D, z, z_stride, NULL, B, T, E, N);
+    floatX *yx = (floatX *)y;
+    if (span_nt(N) == 8) z ? span_forward<8, true>(yx, state_out, p, stream) : span_forward<8, false>(yx, state_out, p, stream);
+    else z ? span_forward<16, true>(yx, state_out, p, stream) : span_forward<16, false>(yx, state_out, p, stream);
+}
+
+extern "C" size_t selective_scan_backward_workspace_size_cuda(int B, int T, int E, int N) {
+    if (B <= 0 || T <= 0 || E <= 0 || N <= 0) return 0;
+    return N <= kSpanMaxN ? span_workspace_size(B, T, E, N) : tile_workspace_size(B, T, E, N);
+}
+
+extern "C" void selective_scan_backward_cuda(void *du, void *ddt_raw, void *dssm_B, void *dssm_C, void *dz,
+                                             float *dA_log, float *dD, float *ddt_bias, const void *dy, const void *u,
+                                             const void *dt_raw, const float *dt_bias, const float *A_log,
+                                             const void *ssm_B, const void *ssm_C, int bc_stride, const float *D,
+                                             const void *z, int z_stride, void *ws, int B, int T, int E, int N,
+                                             cudaStream_t stream) {
+    if (B <= 0 || T <= 0 || E <= 0) return;
+    check_scan_shape(B, T, E, N);
+    if (N > kSpanMaxN) {
+        tile_backward(du, ddt_raw, dssm_B, dssm_C, dz, dA_log, dD, ddt_bias, dy, u, dt_raw, dt_bias, A_log, ssm_B,
+                      ssm_C, bc_stride, D, z, z_stride, ws, B, T, E, N, stream);
+        return;
+    }
+    const ScanArgs p = span_args(u, dt_raw, dt_bias, A_log, ssm_B, ssm_C, bc_stride, D, z, z_stride, dy, B, T, E, N);
+    floatX *dux = (floatX *)du, *ddtx = (floatX *)ddt_raw, *dBx = (floatX *)dssm_B, *dCx = (floatX *)dssm_C;
+    floatX *dzx = (floatX *)dz;
+#define SPAN_BWD(NT, Z) span_backward<NT, Z>(dux, ddtx, dBx, dCx, dzx, dA_log, dD, ddt_bias, p, ws, stream)
+    if (span_nt(N) == 8) z ? SPAN_BWD(8, true) : SPAN_BWD(8, false);
+    else z ? SPAN_BWD(16, true) : SPAN_BWD(16, false);
+#undef SPAN_BWD
 }

@@ -209,7 +209,7 @@ static void test_embedding(int N, int C, int V) {
 
 // ---- rmsnorm --------------------------------------------------------------------------------------------------
 
-typedef struct { int N, C; } nc_ctx;
+typedef struct { int N, C, dx_mode; } nc_ctx;
 static void launch_rms_fwd(tens *t, void *c, void *ws) {
     nc_ctx *e = c;
     (void)ws;
@@ -217,11 +217,13 @@ static void launch_rms_fwd(tens *t, void *c, void *ws) {
 }
 static void launch_rms_bwd(tens *t, void *c, void *ws) {
     nc_ctx *e = c;
-    G->rmsnorm_backward(P(4), PF(5), P(0), P(1), P(2), PF(3), ws, e->N, e->C);
+    G->rmsnorm_backward(P(4), PF(5), P(0), P(1), P(2), PF(3), ws, e->N, e->C, e->dx_mode);
 }
-static void test_rmsnorm(int N, int C) {
+// dx_mode SCOUT_DX_ADD: dx starts from random bf16 values that the op adds to.
+static void test_rmsnorm(int N, int C, int dx_mode) {
     if (!selected("rmsnorm")) return;
-    nc_ctx e = {N, C};
+    nc_ctx e = {N, C, dx_mode};
+    const int add = dx_mode == SCOUT_DX_ADD;
     size_t nc = (size_t)N * C;
     float *x = host_random(nc, -2, 2, 1), *w = host_random((size_t)C, 0.5, 1.5, 1);
     float *out = zeros(nc), *rstd = zeros((size_t)N);
@@ -230,24 +232,26 @@ static void test_rmsnorm(int N, int C) {
                  {"w", K_BF16, R_IN, (size_t)C, w, NULL, 0, 0, 0, 0, 0, {0}, {0}, {0}},
                  {"out", K_BF16, R_OUT, nc, NULL, out, 0, 0, 0, BF16_BOUND, 0, {0}, {0}, {0}},
                  {"rstd", K_F32, R_OUT, (size_t)N, NULL, rstd, 0, 0, 0, FP32_BOUND, 0, {0}, {0}, {0}}};
-    run_case("rmsnorm_forward", fmt("N=%d C=%d", N, C), f, 4, 0, launch_rms_fwd, &e);
-    float *dout = host_random(nc, -1, 1, 1), *dx = zeros(nc), *dw0 = host_random((size_t)C, -1, 1, 0);
+    if (!add) run_case("rmsnorm_forward", fmt("N=%d C=%d", N, C), f, 4, 0, launch_rms_fwd, &e);
+    float *dout = host_random(nc, -1, 1, 1), *dw0 = host_random((size_t)C, -1, 1, 0);
+    float *dx0 = add ? host_random(nc, -1, 1, 1) : NULL, *dx = add ? host_copy(dx0, nc) : zeros(nc);
     float *dw = host_copy(dw0, (size_t)C);
-    rmsnorm_backward_cpu(dx, dw, dout, x, w, rstd, NULL, N, C);
+    rmsnorm_backward_cpu(dx, dw, dout, x, w, rstd, NULL, N, C, dx_mode);
     tens b[6] = {{"dout", K_BF16, R_IN, nc, dout, NULL, 0, 0, 0, 0, 0, {0}, {0}, {0}},
                  {"x", K_BF16, R_IN, nc, x, NULL, 0, 0, 0, 0, 0, {0}, {0}, {0}},
                  {"w", K_BF16, R_IN, (size_t)C, w, NULL, 0, 0, 0, 0, 0, {0}, {0}, {0}},
                  {"rstd", K_F32, R_IN, (size_t)N, rstd, NULL, 0, 0, 0, 0, 0, {0}, {0}, {0}},
-                 {"dx", K_BF16, R_OUT, nc, NULL, dx, 0, 0, 0, BF16_BOUND, 0, {0}, {0}, {0}},
+                 {add ? "dx+=" : "dx", K_BF16, add ? R_ACC : R_OUT, nc, dx0, dx, 0, 0, 0, BF16_BOUND, 0, {0}, {0},
+                  {0}},
                  {"dw+=", K_F32, R_ACC, (size_t)C, dw0, dw, 0, 0, 0, FP32_BOUND, 0, {0}, {0}, {0}}};
-    run_case("rmsnorm_backward", fmt("N=%d C=%d", N, C), b, 6, G->rmsnorm_backward_workspace_size(N, C),
-             launch_rms_bwd, &e);
-    free(x), free(w), free(out), free(rstd), free(dout), free(dx), free(dw0), free(dw);
+    run_case("rmsnorm_backward", fmt("N=%d C=%d%s", N, C, add ? " dx+=" : ""), b, 6,
+             G->rmsnorm_backward_workspace_size(N, C), launch_rms_bwd, &e);
+    free(x), free(w), free(out), free(rstd), free(dout), free(dx0), free(dx), free(dw0), free(dw);
 }
 
 // ---- linear ---------------------------------------------------------------------------------------------------
 
-typedef struct { int N, Cin, Cout, bias; } lin_ctx;
+typedef struct { int N, Cin, Cout, bias, dx_mode; } lin_ctx;
 static void launch_lin_fwd(tens *t, void *c, void *ws) {
     lin_ctx *e = c;
     (void)ws;
@@ -255,11 +259,13 @@ static void launch_lin_fwd(tens *t, void *c, void *ws) {
 }
 static void launch_lin_bwd(tens *t, void *c, void *ws) {
     lin_ctx *e = c;
-    G->linear_backward(P(3), PF(4), e->bias ? PF(5) : NULL, P(0), P(1), P(2), ws, e->N, e->Cin, e->Cout);
+    G->linear_backward(P(3), PF(4), e->bias ? PF(5) : NULL, P(0), P(1), P(2), ws, e->N, e->Cin, e->Cout,
+                       e->dx_mode);
 }
-static void test_linear(int N, int Cin, int Cout, int bias) {
+static void test_linear(int N, int Cin, int Cout, int bias, int dx_mode) {
     if (!selected("linear")) return;
-    lin_ctx e = {N, Cin, Cout, bias};
+    lin_ctx e = {N, Cin, Cout, bias, dx_mode};
+    const int add = dx_mode == SCOUT_DX_ADD;
     float *x = host_random((size_t)N * Cin, -1, 1, 1), *W = host_random((size_t)Cout * Cin, -0.5, 0.5, 1);
     float *bb = host_random((size_t)Cout, -1, 1, 1), *out = zeros((size_t)N * Cout);
     linear_forward_cpu(out, x, W, bias ? bb : NULL, N, Cin, Cout);
@@ -268,20 +274,23 @@ static void test_linear(int N, int Cin, int Cout, int bias) {
                  {"b", K_BF16, R_IN, (size_t)Cout, bb, NULL, 0, 0, 0, 0, 0, {0}, {0}, {0}},
                  {"out", K_BF16, R_OUT, (size_t)N * Cout, NULL, out, 0, 0, 0, BF16_BOUND, 0, {0}, {0}, {0}}};
     const char *shape = fmt("N=%d Cin=%d Cout=%d%s", N, Cin, Cout, bias ? " bias" : "");
-    run_case("linear_forward", shape, f, 4, 0, launch_lin_fwd, &e);
-    float *dout = host_random((size_t)N * Cout, -1, 1, 1), *dx = zeros((size_t)N * Cin);
+    if (!add) run_case("linear_forward", shape, f, 4, 0, launch_lin_fwd, &e);
+    float *dout = host_random((size_t)N * Cout, -1, 1, 1);
+    float *dx0 = add ? host_random((size_t)N * Cin, -1, 1, 1) : NULL;
+    float *dx = add ? host_copy(dx0, (size_t)N * Cin) : zeros((size_t)N * Cin);
     float *dW0 = host_random((size_t)Cout * Cin, -1, 1, 0), *db0 = host_random((size_t)Cout, -1, 1, 0);
     float *dW = host_copy(dW0, (size_t)Cout * Cin), *db = host_copy(db0, (size_t)Cout);
-    linear_backward_cpu(dx, dW, bias ? db : NULL, dout, x, W, NULL, N, Cin, Cout);
+    linear_backward_cpu(dx, dW, bias ? db : NULL, dout, x, W, NULL, N, Cin, Cout, dx_mode);
     tens b[6] = {{"dout", K_BF16, R_IN, (size_t)N * Cout, dout, NULL, 0, 0, 0, 0, 0, {0}, {0}, {0}},
                  {"x", K_BF16, R_IN, (size_t)N * Cin, x, NULL, 0, 0, 0, 0, 0, {0}, {0}, {0}},
                  {"W", K_BF16, R_IN, (size_t)Cout * Cin, W, NULL, 0, 0, 0, 0, 0, {0}, {0}, {0}},
-                 {"dx", K_BF16, R_OUT, (size_t)N * Cin, NULL, dx, 0, 0, 0, BF16_BOUND, 0, {0}, {0}, {0}},
+                 {add ? "dx+=" : "dx", K_BF16, add ? R_ACC : R_OUT, (size_t)N * Cin, dx0, dx, 0, 0, 0, BF16_BOUND, 0,
+                  {0}, {0}, {0}},
                  {"dW+=", K_F32, R_ACC, (size_t)Cout * Cin, dW0, dW, 0, 0, 0, FP32_BOUND, 0, {0}, {0}, {0}},
                  {"db+=", K_F32, R_ACC, (size_t)Cout, db0, db, 0, 0, 0, FP32_BOUND, 0, {0}, {0}, {0}}};
-    run_case("linear_backward", shape, b, bias ? 6 : 5, G->linear_backward_workspace_size(N, Cin, Cout),
-             launch_lin_bwd, &e);
-    free(x), free(W), free(bb), free(out), free(dout), free(dx), free(dW0), free(db0), free(dW), free(db);
+    run_case("linear_backward", add ? fmt("%s dx+=", shape) : shape, b, bias ? 6 : 5,
+             G->linear_backward_workspace_size(N, Cin, Cout), launch_lin_bwd, &e);
+    free(x), free(W), free(bb), free(out), free(dout), free(dx0), free(dx), free(dW0), free(db0), free(dW), free(db);
 }
 
 // ---- rope -----------------------------------------------------------------------------------------------------
@@ -803,15 +812,19 @@ int main(int argc, char **argv) {
     test_embedding(37, 64, 50);
     test_embedding(5, 7, 3);
     if (!g_quick) test_embedding(2048, 256, 300);
-    test_rmsnorm(1, 64);
-    test_rmsnorm(7, 37);
-    test_rmsnorm(37, 1000);
-    if (!g_quick) test_rmsnorm(256, 1024);
-    if (!g_quick) test_rmsnorm(40, 2048); // 64 KiB of shared memory in the backward: the opt-in path
-    test_linear(64, 128, 96, 1);
-    test_linear(37, 45, 29, 0);
-    test_linear(37, 45, 29, 1);
-    if (!g_quick) test_linear(512, 1024, 768, 1);
+    test_rmsnorm(1, 64, SCOUT_DX_WRITE);
+    test_rmsnorm(7, 37, SCOUT_DX_WRITE);
+    test_rmsnorm(37, 1000, SCOUT_DX_WRITE);
+    test_rmsnorm(7, 37, SCOUT_DX_ADD);
+    test_rmsnorm(37, 1000, SCOUT_DX_ADD);
+    if (!g_quick) test_rmsnorm(256, 1024, SCOUT_DX_WRITE);
+    if (!g_quick) test_rmsnorm(40, 2048, SCOUT_DX_WRITE); // 64 KiB of shared memory: the opt-in path
+    test_linear(64, 128, 96, 1, SCOUT_DX_WRITE);
+    test_linear(37, 45, 29, 0, SCOUT_DX_WRITE);
+    test_linear(37, 45, 29, 1, SCOUT_DX_WRITE);
+    test_linear(64, 128, 96, 0, SCOUT_DX_ADD);
+    test_linear(37, 45, 29, 1, SCOUT_DX_ADD);
+    if (!g_quick) test_linear(512, 1024, 768, 1, SCOUT_DX_WRITE);
     test_rope(2, 37, 3, 64, 0, 1e6f);
     test_rope(1, 5, 2, 8, 100, 10000.0f);
     if (!g_quick) test_rope(1, 2048, 2, 64, 0, 1e6f);

@@ -135,15 +135,21 @@ static void test_adapters(const scout_backend *be) {
     be->rmsnorm_forward(out.a, rstd, x, w, BT, C, 1e-6f);
     rmsnorm_forward_cpu(out.b, rstd, x, w, BT, C, 1e-6f);
     CHECK(pair_same(out));
-    be->rmsnorm_backward(dx.a, dw.a, out.a, x, w, rstd, NULL, BT, C);
-    rmsnorm_backward_cpu(dx.b, dw.b, out.b, x, w, rstd, NULL, BT, C);
+    be->rmsnorm_backward(dx.a, dw.a, out.a, x, w, rstd, NULL, BT, C, SCOUT_DX_WRITE);
+    rmsnorm_backward_cpu(dx.b, dw.b, out.b, x, w, rstd, NULL, BT, C, SCOUT_DX_WRITE);
+    CHECK(pair_same(dx) && pair_same(dw));
+    be->rmsnorm_backward(dx.a, dw.a, out.a, x, w, rstd, NULL, BT, C, SCOUT_DX_ADD);
+    rmsnorm_backward_cpu(dx.b, dw.b, out.b, x, w, rstd, NULL, BT, C, SCOUT_DX_ADD);
     CHECK(pair_same(dx) && pair_same(dw));
 
     be->linear_forward(lin.a, x, W, bias, BT, C, In);
     linear_forward_cpu(lin.b, x, W, bias, BT, C, In);
     CHECK(pair_same(lin));
-    be->linear_backward(dx.a, dW.a, db.a, dout, x, W, NULL, BT, C, In);
-    linear_backward_cpu(dx.b, dW.b, db.b, dout, x, W, NULL, BT, C, In);
+    be->linear_backward(dx.a, dW.a, db.a, dout, x, W, NULL, BT, C, In, SCOUT_DX_WRITE);
+    linear_backward_cpu(dx.b, dW.b, db.b, dout, x, W, NULL, BT, C, In, SCOUT_DX_WRITE);
+    CHECK(pair_same(dx) && pair_same(dW) && pair_same(db));
+    be->linear_backward(dx.a, dW.a, db.a, dout, x, W, NULL, BT, C, In, SCOUT_DX_ADD);
+    linear_backward_cpu(dx.b, dW.b, db.b, dout, x, W, NULL, BT, C, In, SCOUT_DX_ADD);
     CHECK(pair_same(dx) && pair_same(dW) && pair_same(db));
 
     pair rq = pair_random(nq, -1, 1);

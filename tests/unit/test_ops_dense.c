@@ -72,6 +72,15 @@ static double rms_loss(void *p) {
     return dot_loss(c->out, c->R, (size_t)c->N * c->C);
 }
 
+// For an op's SCOUT_DX_ADD mode: a random buffer for the op to add into, and want = that buffer + dx (the
+// gradient its SCOUT_DX_WRITE mode wrote), in double.
+static float *dx_add_start(const float *dx, size_t n, double **want) {
+    float *acc = grandom(n, -1, 1);
+    *want = malloc(n * sizeof(double));
+    for (size_t i = 0; i < n; i++) (*want)[i] = (double)acc[i] + dx[i];
+    return acc;
+}
+
 static void test_rmsnorm(int N, int C, float eps) {
     char op[64];
     snprintf(op, sizeof op, "rmsnorm N=%d C=%d eps=%g", N, C, eps);
@@ -88,9 +97,15 @@ static void test_rmsnorm(int N, int C, float eps) {
     report(op, "forward", rel_err(out, c.out, n), FWD_TOL);
     report(op, "rstd", rel_err(rstd, c.rstd, N), FWD_TOL);
 
-    rmsnorm_backward_cpu(dx, dw, R, x, w, rstd, NULL, N, C);
+    rmsnorm_backward_cpu(dx, dw, R, x, w, rstd, NULL, N, C, SCOUT_DX_WRITE);
     check_grad(op, "dx", rms_loss, &c, c.x, n, dx, NULL);
     check_grad(op, "dw (+=)", rms_loss, &c, c.w, C, dw, base);
+    // SCOUT_DX_ADD: the same gradient added to what dx held (dw accumulates once more; it was checked above).
+    double *want;
+    float *acc = dx_add_start(dx, n, &want);
+    rmsnorm_backward_cpu(acc, dw, R, x, w, rstd, NULL, N, C, SCOUT_DX_ADD);
+    report(op, "dx (add mode)", rel_err(acc, want, n), FWD_TOL);
+    free(want), gfree(acc);
     CHECK(guards_intact(out) && guards_intact(rstd) && guards_intact(dx) && guards_intact(dw));
     free(base), free(c.x), free(c.w), free(c.out), free(c.rstd);
     gfree(x), gfree(w), gfree(out), gfree(rstd), gfree(R), gfree(dx), gfree(dw);
@@ -144,10 +159,15 @@ static void test_linear(int N, int C_in, int C_out, int with_bias) {
     lin_oracle(&c);
     report(op, "forward", rel_err(out, c.out, no), FWD_TOL);
 
-    linear_backward_cpu(dx, dW, db, R, x, W, NULL, N, C_in, C_out);
+    linear_backward_cpu(dx, dW, db, R, x, W, NULL, N, C_in, C_out, SCOUT_DX_WRITE);
     check_grad(op, "dx", lin_loss, &c, c.x, nx, dx, NULL);
     check_grad(op, "dW (+=)", lin_loss, &c, c.W, nw, dW, dW0);
     if (b) check_grad(op, "db (+=)", lin_loss, &c, c.b, C_out, db, db0);
+    double *want;
+    float *acc = dx_add_start(dx, nx, &want);
+    linear_backward_cpu(acc, dW, db, R, x, W, NULL, N, C_in, C_out, SCOUT_DX_ADD);
+    report(op, "dx (add mode)", rel_err(acc, want, nx), FWD_TOL);
+    free(want), gfree(acc);
     CHECK(guards_intact(out) && guards_intact(dx) && guards_intact(dW) && (!db || guards_intact(db)));
     free(dW0), free(db0), free(c.x), free(c.W), free(c.b), free(c.out);
     gfree(x), gfree(W), gfree(b), gfree(out), gfree(R), gfree(dx), gfree(dW), gfree(db);
