@@ -1,7 +1,7 @@
 // adamw.cu: one AdamW step (D5, PyTorch semantics) on fp32 master weights with fp32 moments, writing the bf16
 // copy of the weights the forward reads, rounded stochastically (llm.c's adamw_kernel3).
 //
-// One thread per parameter, memory-bound (read grad, m, v, master; write m, v, master, weights). The update
+// Four parameters per thread, memory-bound (read grad, m, v, master; write m, v, master, weights). The update
 // is the CPU reference's formula operation for operation (bias corrections computed once on the host, in
 // double), so the fp32 results agree with it to rounding. Stochastic rounding draws its random bits from a
 // hash of (element index, seed) rather than of the thread, so the result does not depend on the launch shape;
@@ -46,21 +46,45 @@ __device__ __forceinline__ uint32_t element_noise(size_t i, uint32_t seed) {
     return squirrel_noise5((uint32_t)i, seed ^ (uint32_t)(i >> 32) * 0x9E3779B9u);
 }
 
+// One element's update; returns the new master value.
+__device__ __forceinline__ float adamw_element(float &master, float g, float &m, float &v, float step_size, float decay,
+                                               float beta1, float beta2, float bc2_sqrt, float eps) {
+    float mi = beta1 * m + (1.0f - beta1) * g;
+    float vi = beta2 * v + (1.0f - beta2) * g * g;
+    m = mi;
+    v = vi;
+    // Decoupled decay first (param *= 1 - lr wd), then the Adam step, as PyTorch orders them.
+    master = master * decay - step_size * mi / (sqrtf(vi) / bc2_sqrt + eps);
+    return master;
+}
+
+// VEC = 4: one 16-byte load of each fp32 tensor per thread (every tensor of the parameter buffer starts on a
+// 64-byte boundary); the scalar loads of the first version kept too few bytes in flight to reach the memory
+// bandwidth. VEC = 1 for unaligned slices. Element i's update and rounding bits are the same either way.
+template <int VEC>
 __global__ void adamw_kernel(float *master, floatX *weights, const float *grad, float *m, float *v, size_t n,
                              float step_size, float decay, float beta1, float beta2, float bc2_sqrt, float eps,
                              float grad_scale, uint32_t seed, int nearest) {
-    size_t i = (size_t)blockIdx.x * blockDim.x + threadIdx.x;
-    if (i >= n) return;
-    float g = grad[i] * grad_scale;
-    float mi = beta1 * m[i] + (1.0f - beta1) * g;
-    float vi = beta2 * v[i] + (1.0f - beta2) * g * g;
-    m[i] = mi;
-    v[i] = vi;
-    // Decoupled decay first (param *= 1 - lr wd), then the Adam step, as PyTorch orders them.
-    float p = master[i] * decay - step_size * mi / (sqrtf(vi) / bc2_sqrt + eps);
-    master[i] = p;
-    if (weights) {
-        weights[i] = nearest ? f2bf(p) : stochastic_round_bf16(p, element_noise(i, seed));
+    size_t i0 = ((size_t)blockIdx.x * blockDim.x + threadIdx.x) * VEC;
+    if (i0 >= n) return;
+    if (VEC == 4 && i0 + 4 <= n) {
+        float4 g4 = *(const float4 *)(grad + i0), m4 = *(float4 *)(m + i0), v4 = *(float4 *)(v + i0);
+        float4 p4 = *(float4 *)(master + i0);
+        float *gs = &g4.x, *ms = &m4.x, *vs = &v4.x, *ps = &p4.x;
+        for (int k = 0; k < 4; k++)
+            adamw_element(ps[k], gs[k] * grad_scale, ms[k], vs[k], step_size, decay, beta1, beta2, bc2_sqrt, eps);
+        *(float4 *)(m + i0) = m4;
+        *(float4 *)(v + i0) = v4;
+        *(float4 *)(master + i0) = p4;
+        if (weights)
+            for (int k = 0; k < 4; k++)
+                weights[i0 + k] = nearest ? f2bf(ps[k]) : stochastic_round_bf16(ps[k], element_noise(i0 + k, seed));
+        return;
+    }
+    for (size_t i = i0; i < i0 + VEC && i < n; i++) {
+        float p = adamw_element(master[i], grad[i] * grad_scale, m[i], v[i], step_size, decay, beta1, beta2,
+                                bc2_sqrt, eps);
+        if (weights) weights[i] = nearest ? f2bf(p) : stochastic_round_bf16(p, element_noise(i, seed));
     }
 }
 
@@ -86,11 +110,15 @@ extern "C" void adamw_step_cuda(float *master, void *weights, const float *grad,
     const float bc2_sqrt = (float)sqrt(1.0 - pow(beta2, step));
     const float step_size = lr / bc1;
     const float decay = 1.0f - lr * weight_decay;
-    const int block = 512;
-    adamw_kernel<<<(unsigned)ceil_div_sz(n, block), block, 0, stream>>>(master, (floatX *)weights, grad, m, v, n,
-                                                                        step_size, decay, beta1, beta2, bc2_sqrt,
-                                                                        eps, grad_scale, seed,
-                                                                        scout_cuda_adamw_round_nearest_());
+    const int block = 512, nearest = scout_cuda_adamw_round_nearest_();
+    if (aligned16(master) && aligned16(grad) && aligned16(m) && aligned16(v))
+        adamw_kernel<4><<<(unsigned)ceil_div_sz(n, 4 * block), block, 0, stream>>>(
+            master, (floatX *)weights, grad, m, v, n, step_size, decay, beta1, beta2, bc2_sqrt, eps, grad_scale, seed,
+            nearest);
+    else
+        adamw_kernel<1><<<(unsigned)ceil_div_sz(n, block), block, 0, stream>>>(
+            master, (floatX *)weights, grad, m, v, n, step_size, decay, beta1, beta2, bc2_sqrt, eps, grad_scale, seed,
+            nearest);
     cudaCheck(cudaGetLastError());
 }
 
