@@ -3,6 +3,7 @@
 
 #include <signal.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "atomic.h"
@@ -17,8 +18,21 @@ static void on_signal_exit(int signum) {
     _exit(sig_exit_code(signum));
 }
 
+static struct timespec g_first_at; // when the pending signal arrived (CLOCK_MONOTONIC)
+
+// A second signal gives up waiting for the safe point (a user pressing Ctrl-C twice), unless it comes within a
+// second of the first: GNU timeout, and job schedulers such as Slurm, signal the process and then its whole
+// process group, so one stop request often arrives twice, and the second must not cost the checkpoint.
+// clock_gettime is async-signal-safe (POSIX).
 static void on_signal_flag(int signum) {
-    if (g_pending) on_signal_exit(signum); // second signal: give up waiting for the safe point
+    struct timespec now;
+    clock_gettime(CLOCK_MONOTONIC, &now);
+    if (g_pending) {
+        const double since = (double)(now.tv_sec - g_first_at.tv_sec) + 1e-9 * (double)(now.tv_nsec - g_first_at.tv_nsec);
+        if (since >= 1.0) on_signal_exit(signum);
+        return;
+    }
+    g_first_at = now;
     g_pending = signum;
 }
 

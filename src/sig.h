@@ -5,7 +5,8 @@
 //   and exits at once with 130 (SIGINT) or 143 (SIGTERM). Nothing half-written survives.
 // - sig_install_flag(): long jobs (train, fetch). The handler only records the signal; the job polls
 //   sig_pending() at a safe point (a step boundary), saves its state, and exits with sig_exit_code().
-//   A second signal while the first is being handled exits at once (a user pressing ^C twice).
+//   A second signal while the first is being handled exits at once (a user pressing ^C twice), except within a
+//   second of the first (timeout(1) and schedulers signal the process, then its process group).
 #ifndef SCOUT_SIG_H
 #define SCOUT_SIG_H
 

@@ -68,6 +68,19 @@ no_checkpoint() { [ -z "$(find "$1" -name 'step_*' -o -name '*.tmp*' 2>/dev/null
     cmp "$T/full/step_00000040/optimizer.safetensors" "$T/cut/step_00000040/optimizer.safetensors"
 }
 
+@test "one stop request delivered twice (timeout(1) signals the process, then its group) still saves a checkpoint" {
+    scout-train --model "$SWA" "${RECIPE[@]}" -o "$T/cut" & pid=$!
+    signal_after_steps TERM $pid 5 "$T/cut/metrics.jsonl"
+    sleep 0.2 # the first copy surely handled (signals still pending would merge into one)
+    kill -TERM $pid 2>/dev/null || true # the second copy: within the first's second of grace
+    status=0
+    wait $pid || status=$?
+    [ "$status" -eq 143 ]
+    cut_at=$(sed 's/step_0*//' "$T/cut/latest")
+    [ "$cut_at" -ge 5 ] && [ "$cut_at" -lt 40 ]
+    [ -f "$T/cut/step_$(printf %08d "$cut_at")/optimizer.safetensors" ]
+}
+
 @test "SCOUT-Mamba: SIGINT, then --resume of an explicit step directory, equals the uninterrupted run" {
     scout-train --model "$MAMBA" "${RECIPE[@]}" --tokens 3840 -o "$T/full"
     [ "$(wc -l < "$T/full/metrics.jsonl")" -eq 30 ]
