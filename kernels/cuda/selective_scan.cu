@@ -51,7 +51,9 @@ static const int kSeg = 32;                      // backward: timesteps per stag
 static const int kSegs = kSpan / kSeg;           // segments per span
 static const int kRun = 8;                       // backward: timesteps per run (register arrays of phase B)
 static const int kRuns = kSeg / kRun;            // runs per segment
-static const int kColPitch = kSeg + 4;           // s_col row pitch (a multiple of 4 floats: float4 reads)
+// s_col row pitch: its reads are broadcasts, so no padding (the staging writes conflict instead, a few per
+// segment; 4 more floats per row would take the backward kernel past 75 KB, 2 blocks per SM instead of 3).
+static const int kColPitch = kSeg;
 static const int kRedPitch = 36;                 // s_red row pitch: float4 reads of 8 lanes hit 8 bank quads
 static const float kLn2 = 0.6931471805599453f;
 
@@ -92,6 +94,50 @@ __device__ __forceinline__ float ex2_ftz(float x) {
     return y;
 #endif
 }
+
+// 1 / x, one MUFU.RCP (about 1 ulp): the IEEE division's slow path is a subroutine call that costs registers.
+__device__ __forceinline__ float rcp_approx(float x) {
+#ifdef SCOUT_CUDA_EMU
+    return 1.0f / x;
+#else
+    float y;
+    asm("rcp.approx.ftz.f32 %0, %1;" : "=f"(y) : "f"(x));
+    return y;
+#endif
+}
+
+// The per-(t, channel) functions, computed once per timestep and pass (so 1/N of the per-state work each):
+// libdevice's log1pf(expf(x)) is ~70 instructions, as much as 4 per state. These take ~25, same thresholds as
+// common.cuh's. e = e^-|x| in (0, 1]: 2^(-|x| log2 e) with the rounding residual of the product (two FMAs,
+// log2 e split into float hi + lo) put back to first order, else the error grows as |x| 2^-24; log1p(e) =
+// 2 atanh(s), s = e / (2 + e) <= 1/3, as the odd series to s^13 (the first omitted term is below 2^-26 of the
+// sum). Checked on the host against double over x in [-40, 25] with exact exp2 / reciprocal: softplus and
+// sigmoid within 5 ulp (libm's float log1pf(expf) 2 ulp); the device's MUFU adds about 2.
+__device__ __forceinline__ float exp_neg_abs(float x) {
+    const float ax = -fabsf(x), t = ax * kLog2e;
+    const float res = fmaf(ax, 1.925963e-8f, fmaf(ax, kLog2e, -t)); // ax log2 e - t, log2 e - kLog2e = 1.926e-8
+    const float e0 = ex2_ftz(t);
+    return fmaf(e0, res * kLn2, e0); // 2^res = 1 + res ln 2 (|res| < 2^-17)
+}
+__device__ __forceinline__ float softplus_from(float x, float e) { // e = exp_neg_abs(x)
+    const float s = e * rcp_approx(2.0f + e), s2 = s * s;
+    float q = 1.0f / 13.0f;
+    q = fmaf(q, s2, 1.0f / 11.0f);
+    q = fmaf(q, s2, 1.0f / 9.0f);
+    q = fmaf(q, s2, 1.0f / 7.0f);
+    q = fmaf(q, s2, 1.0f / 5.0f);
+    q = fmaf(q, s2, 1.0f / 3.0f);
+    q = fmaf(q, s2, 1.0f);
+    return x > SCOUT_SOFTPLUS_THRESHOLD ? x : fmaxf(x, 0.0f) + 2.0f * s * q;
+}
+__device__ __forceinline__ float sigmoid_from(float x, float e) { // e = exp_neg_abs(x)
+    const float r = rcp_approx(1.0f + e);
+    return x >= 0.0f ? r : e * r;
+}
+__device__ __forceinline__ float softplus_fast(float x) { return softplus_from(x, exp_neg_abs(x)); }
+__device__ __forceinline__ float sigmoid_fast(float x) { return sigmoid_from(x, exp_neg_abs(x)); }
+__device__ __forceinline__ float silu_fast(float x) { return x * sigmoid_fast(x); }
+__device__ __forceinline__ float silu_grad_of(float x, float s) { return s * fmaf(x, 1.0f - s, 1.0f); } // s = sigmoid(x)
 
 // A log2(e) for this thread's channel (A = -exp(A_log)); 0 for padded state indices and idle lanes, which
 // makes a = 1: with B_t = C_t = 0 there (stage_bc) their state and adjoint stay 0 and contribute nothing.
@@ -150,20 +196,32 @@ template <int ROWS> __device__ __forceinline__ float reduce_rows(const float *re
     return s;
 }
 
-// The per-(t, e) inputs of a run of kL timesteps starting at t (relative to row0 = b T + t_base), loaded
-// together so that their latencies overlap. Timesteps at or past nt, and idle lanes, read as 0.
+// One thread's channel of the [B, T, E] inputs from row = b T + t0 on: timestep t0 + k is at [k E] (z: [k
+// z_stride]), 32-bit offsets (k < kSpan), so the loops do no 64-bit index arithmetic.
+struct ChanIn {
+    const floatX *u, *dt, *dy, *z;
+    int E, z_stride;
+    __device__ __forceinline__ ChanIn(const ScanArgs &p, size_t row, int e) {
+        const size_t i = row * p.E + e;
+        u = p.u + i, dt = p.dt_raw + i;
+        dy = p.dy ? p.dy + i : NULL, z = p.z ? p.z + row * p.z_stride + e : NULL;
+        E = p.E, z_stride = p.z_stride;
+    }
+};
+
+// The inputs of kL timesteps t .. t + kL - 1 (relative to the ChanIn's row), loaded together so that their
+// latencies overlap; dt_raw + dt_bias as x. Timesteps at or past nt, and idle lanes, read as 0.
 template <int kL, bool kDy, bool kHasZ> struct StepLoads {
     float x[kL], u[kL], dy[kL], z[kL];
-    __device__ __forceinline__ void load(const ScanArgs &p, size_t row0, int t, int nt, int e, bool active,
-                                         float dtb) {
+    __device__ __forceinline__ void load(const ChanIn &c, int t, int nt, bool active, float dtb) {
 #pragma unroll
         for (int k = 0; k < kL; k++) {
             const bool ok = active && t + k < nt;
-            const size_t i = (row0 + t + k) * p.E + e;
-            x[k] = ok ? bf2f(p.dt_raw[i]) + dtb : 0.0f;
-            u[k] = ok ? bf2f(p.u[i]) : 0.0f;
-            dy[k] = kDy && ok ? bf2f(p.dy[i]) : 0.0f;
-            z[k] = kHasZ && ok ? bf2f(p.z[(row0 + t + k) * p.z_stride + e]) : 0.0f;
+            const int i = (t + k) * c.E;
+            x[k] = ok ? bf2f(c.dt[i]) + dtb : 0.0f;
+            u[k] = ok ? bf2f(c.u[i]) : 0.0f;
+            dy[k] = kDy && ok ? bf2f(c.dy[i]) : 0.0f;
+            z[k] = kHasZ && ok ? bf2f(c.z[(t + k) * c.z_stride]) : 0.0f;
         }
     }
 };
@@ -177,8 +235,9 @@ template <int kL, bool kDy, bool kHasZ> struct StepLoads {
 // Q_n = prod a = exp(A_n sum delta), stored in the span record (SpanRec). The backward also stores the local
 // state at every segment end (its kernel then restarts any segment with one exp per state).
 template <int NT, bool kBwd, bool kHasZ>
-__global__ void __launch_bounds__(kSThreads) scan_span_summary_kernel(float *rec, const ScanArgs p) {
-    constexpr int W = (kBwd ? 2 : 1) * NT, kL = 8, rows = kBwd ? SpanRec<NT>::bwd_rows : SpanRec<NT>::fwd_rows;
+__global__ void __launch_bounds__(kSThreads, 4) scan_span_summary_kernel(float *rec, const ScanArgs p) {
+    // kL timesteps of inputs are loaded at once; the backward's 4 NT live accumulators leave room for 4 only.
+    constexpr int W = (kBwd ? 2 : 1) * NT, kL = kBwd ? 4 : 8, rows = kBwd ? SpanRec<NT>::bwd_rows : SpanRec<NT>::fwd_rows;
     __shared__ __align__(16) float s_bc[kSpan * W]; // [kSpan][W] B_t (and C_t)
     const int e = blockIdx.x * kSThreads + threadIdx.x, span = blockIdx.y, b = blockIdx.z;
     const int t0 = span * kSpan, nt = min(kSpan, p.T - t0), ntr = (nt + kL - 1) / kL * kL;
@@ -191,26 +250,27 @@ __global__ void __launch_bounds__(kSThreads) scan_span_summary_kernel(float *rec
 #pragma unroll
     for (int n = 0; n < NT; n++) h[n] = 0.0f, P[n] = 1.0f, R[n] = 0.0f;
     float sd = 0.0f; // sum of delta from the span start
-    const size_t row0 = (size_t)b * p.T + t0;
+    const ChanIn c(p, (size_t)b * p.T + t0, e);
+    float *rp = rec + rec_at(b, span, p.n_spans, rows, 0, p.E, e); // this thread's record column: row r at [r E]
     auto write_group = [&](int i) { // the local state at the end of segment i (backward)
         if (!active) return;
 #pragma unroll
-        for (int n = 0; n < NT; n++) rec[rec_at(b, span, p.n_spans, rows, SpanRec<NT>::seg_h(i) + n, p.E, e)] = h[n];
-        rec[rec_at(b, span, p.n_spans, rows, SpanRec<NT>::seg_sd(i), p.E, e)] = sd;
+        for (int n = 0; n < NT; n++) rp[(SpanRec<NT>::seg_h(i) + n) * p.E] = h[n];
+        rp[SpanRec<NT>::seg_sd(i) * p.E] = sd;
     };
     for (int t = 0; t < ntr; t += kL) {
         StepLoads<kL, kBwd, kBwd && kHasZ> in;
-        in.load(p, row0, t, nt, e, active, dtb);
+        in.load(c, t, nt, active, dtb);
 #pragma unroll
         for (int k = 0; k < kL; k++) {
-            const float dl = active && t + k < nt ? softplusf_(in.x[k]) : 0.0f, du = dl * in.u[k];
+            const float dl = active && t + k < nt ? softplus_fast(in.x[k]) : 0.0f, du = dl * in.u[k];
             sd += dl;
             float Bv[NT];
             lds_vec<NT>(Bv, s_bc + (t + k) * W);
             float dyp = 0.0f, Cv[NT];
             if (kBwd) {
                 lds_vec<NT>(Cv, s_bc + (t + k) * W + NT);
-                dyp = kHasZ ? in.dy[k] * siluf_(in.z[k]) : in.dy[k];
+                dyp = kHasZ ? in.dy[k] * silu_fast(in.z[k]) : in.dy[k];
             }
 #pragma unroll
             for (int n = 0; n < NT; n++) {
@@ -228,11 +288,11 @@ __global__ void __launch_bounds__(kSThreads) scan_span_summary_kernel(float *rec
     if (kBwd) {
         for (int i = ntr / kSeg; i < kSegs; i++) write_group(i); // segments the loop did not finish
 #pragma unroll
-        for (int n = 0; n < NT; n++) rec[rec_at(b, span, p.n_spans, rows, SpanRec<NT>::carry + n, p.E, e)] = R[n];
+        for (int n = 0; n < NT; n++) rp[(SpanRec<NT>::carry + n) * p.E] = R[n];
     } else {
 #pragma unroll
-        for (int n = 0; n < NT; n++) rec[rec_at(b, span, p.n_spans, rows, n, p.E, e)] = h[n];
-        rec[rec_at(b, span, p.n_spans, rows, NT, p.E, e)] = sd;
+        for (int n = 0; n < NT; n++) rp[n * p.E] = h[n];
+        rp[NT * p.E] = sd;
     }
 }
 
@@ -278,7 +338,7 @@ __global__ void __launch_bounds__(kSThreads) scan_span_combine_kernel(float *rec
 // sequence is one span and rec is NULL): y_t = (sum_n C_t,n h_t,n + D u_t) silu(z_t). The thread of the last
 // span writes the final state.
 template <int NT, bool kHasZ>
-__global__ void __launch_bounds__(kSThreads) scan_span_forward_kernel(floatX *y, float *state_out, const float *rec,
+__global__ void __launch_bounds__(kSThreads, 4) scan_span_forward_kernel(floatX *y, float *state_out, const float *rec,
                                                                       const ScanArgs p) {
     constexpr int W = 2 * NT, kL = 8;
     __shared__ __align__(16) float s_bc[kSpan * W]; // [kSpan][2 NT]
@@ -290,17 +350,18 @@ __global__ void __launch_bounds__(kSThreads) scan_span_forward_kernel(floatX *y,
     const float dtb = active ? p.dt_bias[e] : 0.0f, Dv = active ? p.D[e] : 0.0f;
     float A2[NT], h[NT];
     load_A2<NT>(A2, p, e, active);
+    const float *rp = rec ? rec + rec_at(b, span, p.n_spans, SpanRec<NT>::fwd_rows, 0, p.E, e) : NULL;
 #pragma unroll
-    for (int n = 0; n < NT; n++)
-        h[n] = rec && active ? rec[rec_at(b, span, p.n_spans, SpanRec<NT>::fwd_rows, n, p.E, e)] : 0.0f;
-    const size_t row0 = (size_t)b * p.T + t0;
+    for (int n = 0; n < NT; n++) h[n] = rp && active ? rp[n * p.E] : 0.0f;
+    const ChanIn c(p, (size_t)b * p.T + t0, e);
+    floatX *yp = y + ((size_t)b * p.T + t0) * p.E + e;
     for (int t = 0; t < ntr; t += kL) {
         StepLoads<kL, false, kHasZ> in;
-        in.load(p, row0, t, nt, e, active, dtb);
+        in.load(c, t, nt, active, dtb);
 #pragma unroll
         for (int k = 0; k < kL; k++) {
             const bool ok = active && t + k < nt;
-            const float delta = ok ? softplusf_(in.x[k]) : 0.0f, du = delta * in.u[k];
+            const float delta = ok ? softplus_fast(in.x[k]) : 0.0f, du = delta * in.u[k];
             float Bv[NT], Cv[NT];
             lds_vec<NT>(Bv, s_bc + (t + k) * W);
             lds_vec<NT>(Cv, s_bc + (t + k) * W + NT);
@@ -310,8 +371,8 @@ __global__ void __launch_bounds__(kSThreads) scan_span_forward_kernel(floatX *y,
                 h[n] = fmaf(ex2_ftz(delta * A2[n]), h[n], du * Bv[n]);
                 yv = fmaf(Cv[n], h[n], yv);
             }
-            if (kHasZ) yv *= siluf_(in.z[k]);
-            if (ok) y[(row0 + t + k) * p.E + e] = f2bf(yv);
+            if (kHasZ) yv *= silu_fast(in.z[k]);
+            if (ok) yp[(t + k) * p.E] = f2bf(yv);
         }
     }
     if (state_out && active && span == p.n_spans - 1)
@@ -326,7 +387,7 @@ __global__ void __launch_bounds__(kSThreads) scan_span_forward_kernel(floatX *y,
 // segment in the thread; the state entering segment i is Q h_span + h_local(end of segment i - 1), one exp per
 // state from the record. Per segment of kSeg timesteps:
 //   phase A, forward, all NT states in registers: h_t; the pre-gate output (for dz); dC_t = sum over the
-//     block's channels of dyp_t h_t (a warp reduction through shared memory per timestep); and the state
+//     warp's 32 channels of dyp_t h_t (a reduction through shared memory per timestep); and the state
 //     entering every run of kRun timesteps, saved in shared memory;
 //   phase B, runs from the last to the first, state index outer: per (run, n) the kRun a_t and h_t again from
 //     the saved state (registers), then the adjoint backwards, g_t = dyp_t C_t + carry, carry = a_t g_t, with
@@ -342,8 +403,9 @@ template <int NT> struct SpanBwdSmem { // float offsets into the dynamic shared 
     static constexpr int col = row + kSeg * 2 * NT;            // [2 NT][kColPitch] the same by state (phase B)
     static constexpr int warp0 = col + 2 * NT * kColPitch;     // per warp, at warp0 + w * per_warp:
     static constexpr int hb = 0;                               //   [kRuns][NT][32]  state entering each run
-    static constexpr int red = hb + kRuns * NT * 32;           //   [NT][kRedPitch]  reduction scratch
-    static constexpr int A2 = red + NT * kRedPitch;            //   [NT][32]         A_n log2 e
+    static constexpr int red = hb + kRuns * NT * 32;           //   [red_rows][kRedPitch] reduction scratch
+    static constexpr int red_rows = NT > 2 * kRun ? NT : 2 * kRun; // NT (phase A) or 2 kRun (phase B) rows
+    static constexpr int A2 = red + red_rows * kRedPitch;      //   [NT][32]         A_n log2 e
     static constexpr int g = A2 + NT * 32;                     //   [NT][32]         adjoint carry
     static constexpr int dA = g + NT * 32;                     //   [NT][32]         dA_n of the span so far
     static constexpr int per_warp = dA + NT * 32;
@@ -351,7 +413,7 @@ template <int NT> struct SpanBwdSmem { // float offsets into the dynamic shared 
 };
 
 template <int NT, bool kHasZ>
-__global__ void __launch_bounds__(kSThreads) scan_span_backward_kernel(floatX *du_out, floatX *ddt_out, floatX *dz_out,
+__global__ void __launch_bounds__(kSThreads, 3) scan_span_backward_kernel(floatX *du_out, floatX *ddt_out, floatX *dz_out,
                                                                        float *dC_part, float *dB_part,
                                                                        float *param_part, const float *rec,
                                                                        const ScanArgs p) {
@@ -369,22 +431,30 @@ __global__ void __launch_bounds__(kSThreads) scan_span_backward_kernel(floatX *d
     const bool active = e < p.E, warp_active = grp < G;
     const int t_span = span * kSpan, nt_span = min(kSpan, p.T - t_span);
     const float dtb = active ? p.dt_bias[e] : 0.0f, Dv = active ? p.D[e] : 0.0f;
+    // This thread's columns (32-bit offsets from here on): the span record (row r at [r E]), the inputs and
+    // per-timestep outputs from the span start (timestep t at [t E] / [t z_stride]), and this warp's rows of
+    // the dC / dB partials from the span start (dC_t,n at [t NT + n], lane offset added; dB_t,n at [n T + t]).
+    const float *rp = rec + rec_at(b, span, p.n_spans, rows, 0, p.E, e);
+    const size_t row_span = (size_t)b * p.T + t_span;
+    const ChanIn c(p, row_span, e);
+    floatX *du_p = du_out + row_span * p.E + e, *ddt_p = ddt_out + row_span * p.E + e;
+    floatX *dz_p = dz_out + row_span * p.z_stride + e; // only if kHasZ
+    float *dC_p = dC_part + (((size_t)grp * p.B + b) * p.T + t_span) * NT + lane;
+    float *dB_w = dB_part + ((size_t)grp * p.B + b) * NT * p.T + t_span;
     {
         float A2[NT];
         load_A2<NT>(A2, p, e, active);
 #pragma unroll
         for (int n = 0; n < NT; n++) {
             s_A2[n * 32 + lane] = A2[n];
-            s_g[n * 32 + lane] = active ? rec[rec_at(b, span, p.n_spans, rows, SpanRec<NT>::carry + n, p.E, e)] : 0.0f;
+            s_g[n * 32 + lane] = active ? rp[(SpanRec<NT>::carry + n) * p.E] : 0.0f;
             s_dA[n * 32 + lane] = 0.0f;
         }
     }
     float dD_acc = 0.0f, ddtb_acc = 0.0f;
-    const size_t row_span = (size_t)b * p.T + t_span;
 
     for (int i = (nt_span + kSeg - 1) / kSeg - 1; i >= 0; i--) {
         const int ts = i * kSeg, nts = min(kSeg, nt_span - ts); // segment start within the span, length
-        const size_t row0 = row_span + ts;
         __syncthreads(); // every warp is done with the previous segment's s_row / s_col
         stage_bc<NT, true, true>(s_row, s_col, kSeg, p, b, t_span + ts);
         __syncthreads();
@@ -396,10 +466,9 @@ __global__ void __launch_bounds__(kSThreads) scan_span_backward_kernel(floatX *d
         for (int n = 0; n < NT; n++) A2[n] = s_A2[n * 32 + lane];
 #pragma unroll
         for (int n = 0; n < NT; n++) {
-            float H = active ? rec[rec_at(b, span, p.n_spans, rows, SpanRec<NT>::seg_h(kSegs - 1) + n, p.E, e)] : 0.0f;
+            float H = active ? rp[(SpanRec<NT>::seg_h(kSegs - 1) + n) * p.E] : 0.0f;
             if (i > 0 && active) {
-                const float sd = rec[rec_at(b, span, p.n_spans, rows, SpanRec<NT>::seg_sd(i - 1), p.E, e)];
-                const float hl = rec[rec_at(b, span, p.n_spans, rows, SpanRec<NT>::seg_h(i - 1) + n, p.E, e)];
+                const float sd = rp[SpanRec<NT>::seg_sd(i - 1) * p.E], hl = rp[(SpanRec<NT>::seg_h(i - 1) + n) * p.E];
                 H = fmaf(ex2_ftz(A2[n] * sd), H, hl);
             }
             h[n] = H;
@@ -408,13 +477,14 @@ __global__ void __launch_bounds__(kSThreads) scan_span_backward_kernel(floatX *d
         for (int r = 0; r < kRuns; r++) {
             const int tr = r * kRun;
             StepLoads<kRun, true, kHasZ> in;
-            in.load(p, row0, tr, nts, e, active, dtb);
+            in.load(c, ts + tr, ts + nts, active, dtb);
 #pragma unroll
             for (int k = 0; k < kRun; k++) {
                 const int t = tr + k;
                 const bool ok = active && t < nts;
-                const float delta = ok ? softplusf_(in.x[k]) : 0.0f, du = delta * in.u[k];
-                const float dyp = kHasZ ? in.dy[k] * siluf_(in.z[k]) : in.dy[k];
+                const float delta = ok ? softplus_fast(in.x[k]) : 0.0f, du = delta * in.u[k];
+                // sigmoid(z) once for the gate (dyp, as silu_fast forms it in the other passes) and for dz.
+                const float sz = kHasZ ? sigmoid_fast(in.z[k]) : 1.0f, dyp = kHasZ ? in.dy[k] * (in.z[k] * sz) : in.dy[k];
                 float Bv[NT], Cv[NT];
                 lds_vec<NT>(Bv, s_row + t * 2 * NT);
                 lds_vec<NT>(Cv, s_row + t * 2 * NT + NT);
@@ -427,9 +497,9 @@ __global__ void __launch_bounds__(kSThreads) scan_span_backward_kernel(floatX *d
                 }
                 __syncwarp();
                 const float dC = reduce_rows<NT>(s_red, lane); // lane j: the warp's dC_t,j (j < NT)
-                if (lane < NT && t < nts) dC_part[(((size_t)grp * p.B + b) * p.T + t_span + ts + t) * NT + lane] = dC;
+                if (lane < NT && t < nts) dC_p[(ts + t) * NT] = dC;
                 __syncwarp(); // s_red is rewritten for the next timestep
-                if (kHasZ && ok) dz_out[(row0 + t) * p.z_stride + e] = f2bf(in.dy[k] * yp * silu_gradf_(in.z[k]));
+                if (kHasZ && ok) dz_p[(ts + t) * p.z_stride] = f2bf(in.dy[k] * yp * silu_grad_of(in.z[k], sz));
             }
             if (r + 1 < kRuns)
 #pragma unroll
@@ -439,72 +509,79 @@ __global__ void __launch_bounds__(kSThreads) scan_span_backward_kernel(floatX *d
         // ---- phase B: runs backwards, state index outer
         for (int r = kRuns - 1; r >= 0; r--) {
             const int tr = r * kRun;
-            float delta[kRun], du[kRun], dyp[kRun], S1[kRun], S2[kRun];
+            // Per timestep: delta, delta u, dyp, u and softplus'(x) (ddt at the end), S1 / S2 (sums over n).
+            float delta[kRun], du[kRun], dyp[kRun], uu[kRun], spg[kRun], S1[kRun], S2[kRun];
             {
                 StepLoads<kRun, true, kHasZ> in;
-                in.load(p, row0, tr, nts, e, active, dtb);
+                in.load(c, ts + tr, ts + nts, active, dtb);
 #pragma unroll
                 for (int k = 0; k < kRun; k++) {
                     const bool ok = active && tr + k < nts;
-                    delta[k] = ok ? softplusf_(in.x[k]) : 0.0f;
+                    const float ex = exp_neg_abs(in.x[k]);
+                    delta[k] = ok ? softplus_from(in.x[k], ex) : 0.0f;
+                    spg[k] = in.x[k] > SCOUT_SOFTPLUS_THRESHOLD ? 1.0f : sigmoid_from(in.x[k], ex);
+                    uu[k] = in.u[k];
                     du[k] = delta[k] * in.u[k];
-                    dyp[k] = kHasZ ? in.dy[k] * siluf_(in.z[k]) : in.dy[k];
+                    dyp[k] = kHasZ ? in.dy[k] * silu_fast(in.z[k]) : in.dy[k];
                     S1[k] = 0.0f, S2[k] = 0.0f;
                 }
             }
-            for (int n = 0; n < NT; n++) {
-                const float A2n = s_A2[n * 32 + lane], An = A2n * kLn2;
-                const float hprev = s_hb[(r * NT + n) * 32 + lane];
-                float Bv[kRun], Cv[kRun], a[kRun], hs[kRun];
-                lds_vec<kRun>(Bv, s_col + n * kColPitch + tr);
-                lds_vec<kRun>(Cv, s_col + (NT + n) * kColPitch + tr);
-                float hh = hprev;
+            // Two state indices per iteration: their chains interleave, and one reduction serves both.
+            for (int n0 = 0; n0 < NT; n0 += 2) {
 #pragma unroll
-                for (int k = 0; k < kRun; k++) {
-                    a[k] = ex2_ftz(delta[k] * A2n);
-                    hh = fmaf(a[k], hh, du[k] * Bv[k]);
-                    hs[k] = hh;
-                }
-                float carry = s_g[n * 32 + lane], dAn = 0.0f;
+                for (int q = 0; q < 2; q++) {
+                    const int n = n0 + q;
+                    const float A2n = s_A2[n * 32 + lane], An = A2n * kLn2;
+                    const float hprev = s_hb[(r * NT + n) * 32 + lane];
+                    float Bv[kRun], Cv[kRun], a[kRun], hs[kRun];
+                    lds_vec<kRun>(Bv, s_col + n * kColPitch + tr);
+                    lds_vec<kRun>(Cv, s_col + (NT + n) * kColPitch + tr);
+                    float hh = hprev;
 #pragma unroll
-                for (int k = kRun - 1; k >= 0; k--) {
-                    const float g = fmaf(dyp[k], Cv[k], carry);
-                    const float gp = g * ((k > 0 ? hs[k - 1] : hprev) * a[k]); // g_t h_{t-1} a_t
-                    S1[k] = fmaf(gp, An, S1[k]);
-                    S2[k] = fmaf(g, Bv[k], S2[k]);
-                    dAn = fmaf(gp, delta[k], dAn);
-                    s_red[k * kRedPitch + lane] = g * du[k]; // this channel's dB_t,n
-                    carry = a[k] * g;
+                    for (int k = 0; k < kRun; k++) {
+                        a[k] = ex2_ftz(delta[k] * A2n);
+                        hh = fmaf(a[k], hh, du[k] * Bv[k]);
+                        hs[k] = hh;
+                    }
+                    float carry = s_g[n * 32 + lane], dAn = 0.0f;
+#pragma unroll
+                    for (int k = kRun - 1; k >= 0; k--) {
+                        const float g = fmaf(dyp[k], Cv[k], carry);
+                        const float gp = g * ((k > 0 ? hs[k - 1] : hprev) * a[k]); // g_t h_{t-1} a_t
+                        S1[k] = fmaf(gp, An, S1[k]);
+                        S2[k] = fmaf(g, Bv[k], S2[k]);
+                        dAn = fmaf(gp, delta[k], dAn);
+                        s_red[(q * kRun + k) * kRedPitch + lane] = g * du[k]; // this channel's dB_t,n
+                        carry = a[k] * g;
+                    }
+                    s_g[n * 32 + lane] = carry;
+                    s_dA[n * 32 + lane] += dAn;
                 }
-                s_g[n * 32 + lane] = carry;
-                s_dA[n * 32 + lane] += dAn;
                 __syncwarp();
-                const float dB = reduce_rows<kRun>(s_red, lane); // lane j: the warp's dB_{tr+j},n (j < kRun)
-                if (lane < kRun && tr + lane < nts)
-                    dB_part[(((size_t)grp * p.B + b) * NT + n) * p.T + t_span + ts + tr + lane] = dB;
+                // Lane j < 2 kRun: the warp's dB_t,n for n = n0 + j / kRun, t = tr + j % kRun.
+                const float dB = reduce_rows<2 * kRun>(s_red, lane);
+                if (lane < 2 * kRun && tr + lane % kRun < nts) dB_w[(n0 + lane / kRun) * p.T + ts + tr + lane % kRun] = dB;
                 __syncwarp();
             }
-            // The run's per-timestep gradients (x and u read again: fewer registers live across the n loop).
-            StepLoads<kRun, false, false> in;
-            in.load(p, row0, tr, nts, e, active, dtb);
+            // The run's per-timestep gradients.
 #pragma unroll
             for (int k = 0; k < kRun; k++) {
                 if (!(active && tr + k < nts)) continue;
-                const float ddelta = fmaf(in.u[k], S2[k], S1[k]);
-                const float ddt = ddelta * softplus_gradf_(in.x[k]);
-                const size_t idx = (row0 + tr + k) * p.E + e;
-                ddt_out[idx] = f2bf(ddt);
-                du_out[idx] = f2bf(fmaf(dyp[k], Dv, delta[k] * S2[k]));
-                dD_acc = fmaf(dyp[k], in.u[k], dD_acc);
+                const float ddt = fmaf(uu[k], S2[k], S1[k]) * spg[k]; // ddelta softplus'(x)
+                const int at = (ts + tr + k) * p.E;
+                ddt_p[at] = f2bf(ddt);
+                du_p[at] = f2bf(fmaf(dyp[k], Dv, delta[k] * S2[k]));
+                dD_acc = fmaf(dyp[k], uu[k], dD_acc);
                 ddtb_acc += ddt;
             }
         }
     }
     if (!active) return;
+    float *pp = param_part + rec_at(b, span, p.n_spans, NT + 2, 0, p.E, e);
 #pragma unroll
-    for (int n = 0; n < NT; n++) param_part[rec_at(b, span, p.n_spans, NT + 2, n, p.E, e)] = s_dA[n * 32 + lane];
-    param_part[rec_at(b, span, p.n_spans, NT + 2, NT, p.E, e)] = dD_acc;
-    param_part[rec_at(b, span, p.n_spans, NT + 2, NT + 1, p.E, e)] = ddtb_acc;
+    for (int n = 0; n < NT; n++) pp[n * p.E] = s_dA[n * 32 + lane];
+    pp[NT * p.E] = dD_acc;
+    pp[(NT + 1) * p.E] = ddtb_acc;
 }
 
 // ---- pass 4 (backward): the fixed-order sums ----------------------------------------------------------------
@@ -517,6 +594,7 @@ __global__ void scan_span_dbc_reduce_kernel(floatX *dssm_B, floatX *dssm_C, int 
     const bool is_B = blockIdx.y == 1;
     const float *src = is_B ? dB_part : dC_part;
     float s = 0.0f;
+#pragma unroll 8
     for (int g = 0; g < G; g++) s += src[(size_t)g * total + idx];
     if (is_B) {
         const int t = (int)(idx % T), n = (int)((idx / T) % NT), b = (int)(idx / ((size_t)T * NT));
@@ -534,6 +612,7 @@ __global__ void scan_span_param_reduce_kernel(float *dA_log, float *dD, float *d
     const int e = blockIdx.x * blockDim.x + threadIdx.x, j = blockIdx.y;
     if (e >= E || (j >= N && j < NT)) return;
     float s = 0.0f;
+#pragma unroll 8
     for (int bs = 0; bs < B * n_spans; bs++) s += param_part[((size_t)bs * (NT + 2) + j) * E + e];
     if (j < N) dA_log[(size_t)e * N + j] += s * -expf(A_log[(size_t)e * N + j]);
     else if (j == NT) dD[e] += s;
