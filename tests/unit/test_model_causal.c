@@ -17,14 +17,6 @@
 #include "model.h"
 #include "test_model_ref.h"
 
-static uint64_t rng_state = 777;
-static uint64_t rng_next(void) {
-    uint64_t z = (rng_state += 0x9E3779B97F4A7C15ull);
-    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
-    z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
-    return z ^ (z >> 31);
-}
-
 typedef struct fixture {
     model_config c;
     model m;
@@ -144,6 +136,7 @@ static void test_head_chunks(void) {
 
 int main(int argc, char **argv) {
     (void)argc;
+    test_rng_state = 777;
     test_causality("scout_swa", "scout_swa_tiny", NULL);
     test_causality("scout_mamba", "scout_mamba_tiny", NULL);
     test_causality("qwen2 full", "qwen2_tiny", NULL);

@@ -32,18 +32,6 @@
 #define GRAD_TOL 1e-3
 #define LOSS_TOL 1e-5
 
-static uint64_t rng_state = 12345;
-static uint64_t rng_next(void) {
-    uint64_t z = (rng_state += 0x9E3779B97F4A7C15ull);
-    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
-    z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
-    return z ^ (z >> 31);
-}
-
-static void random_tokens(int32_t *t, int n, int V) {
-    for (int i = 0; i < n; i++) t[i] = (int32_t)(rng_next() % (uint64_t)V);
-}
-
 // The model's float parameters, made less symmetric than the init (norm weights 1, D 1, ...) so that every
 // tensor's gradient is generic: each value gets a small random offset.
 static void perturb_params(model *m, float *host) {
@@ -151,6 +139,7 @@ static void check_arch(const char *label, const char *cfg_name, const char *over
 
 int main(int argc, char **argv) {
     (void)argc;
+    test_rng_state = 12345;
     // T = 21: longer than the window (16) and not a multiple of s (4); B = 2.
     check_arch("scout_swa", "scout_swa_tiny_v256", NULL, 2, 21);
     check_arch("scout_swa untied GQA", "scout_swa_tiny_v256", "{\"tie_word_embeddings\": false, \"num_key_value_heads\": 1}", 2, 21);

@@ -15,18 +15,6 @@
 #include "model.h"
 #include "test_model_ref.h"
 
-static uint64_t rng_state = 4242;
-static uint64_t rng_next(void) {
-    uint64_t z = (rng_state += 0x9E3779B97F4A7C15ull);
-    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
-    z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
-    return z ^ (z >> 31);
-}
-
-static void random_tokens(int32_t *t, int n, int V) {
-    for (int i = 0; i < n; i++) t[i] = (int32_t)(rng_next() % (uint64_t)V);
-}
-
 // 1 when the host copies of two device buffers of n floats are bit-identical.
 static int same_floats(const model *a, const float *da, const model *b, const float *db, size_t n) {
     float *ha = malloc(n * sizeof(float)), *hb = malloc(n * sizeof(float));
@@ -152,6 +140,7 @@ static void check_one_layer(void) {
 
 int main(int argc, char **argv) {
     (void)argc;
+    test_rng_state = 4242;
     static const char *three = "{\"num_hidden_layers\": 3}";
     check_arch("scout_swa_tiny", three);
     check_arch("scout_mamba_tiny", three);

@@ -16,6 +16,7 @@
 
 #include "check.h"
 #include "config.h"
+#include "rng.h"
 #include "params.h"
 
 // ---- configs --------------------------------------------------------------------------------------------
@@ -238,6 +239,13 @@ static inline double ref_loss(const ref_model *r, const int32_t *in, const int32
     }
     free(h), free(xn), free(o), free(logits);
     return total / ((double)B * T);
+}
+
+// The model tests' random stream: sequential SplitMix64 from test_rng_state, which each test's main() seeds.
+static uint64_t test_rng_state = 1;
+static inline uint64_t rng_next(void) { return splitmix64_mix(test_rng_state += 0x9E3779B97F4A7C15ull); }
+static inline void random_tokens(int32_t *t, int n, int V) {
+    for (int i = 0; i < n; i++) t[i] = (int32_t)(rng_next() % (uint64_t)V);
 }
 
 #endif
