@@ -385,7 +385,7 @@ static scout_backend make_table(void) {
     memset(&t, 0, sizeof(t));
     t.name = "cuda";
     t.act_size = sizeof(floatX);
-    // 4096 rows of a 32000-word vocabulary: the 8 x 2048 micro-batch's head is 4 products per direction, and its
+    // 4194 rows of a 32000-word vocabulary: the 8 x 2048 micro-batch's head is 4 products per direction, and its
     // [V, H] fp32 weight gradient is read and written 4 times instead of 63 (the head was 25 ms of a 150 ms step).
     t.head_chunk_bytes = (size_t)256 << 20;
     t.alloc = cuda_alloc;
