@@ -6,7 +6,8 @@
 //      optimizer steps of clipped AdamW with gradient accumulation on a fixed learnable token stream.
 //   2. GPU run: the same init, data and recipe through the CUDA table (bf16 activations and forward weights,
 //      fp32 master, moments, gradients). Every one of the STEPS losses within 2% of the CPU's (relative).
-//   3. Determinism: a second GPU run from scratch gives bit-identical losses and final master weights.
+//   3. Determinism: a second GPU run from scratch gives bit-identical losses and final master weights, and so
+//      does a third with activation recomputation per layer (MODEL_RECOMPUTE, scout-train --recompute).
 //   4. Resume: the GPU run's checkpoint at step STEPS/2 (ckpt_save: master and moments downloaded into the
 //      safetensors files of the CPU path) loaded into a fresh GPU model continues bit-identically (losses and
 //      final weights) to the uninterrupted GPU run: the bf16 forward copy is re-rounded with the step's seeds.
@@ -218,6 +219,16 @@ static void run_config(job *J) {
     model_free(&m);
     check(!memcmp(gpu_l, gpu2_l, sizeof(float) * S) && !memcmp(w1, w2, nf * sizeof(float)), name,
           "gpu rerun: losses and master weights bit-identical");
+
+    // 3b. Activation recomputation per layer (scout-train --recompute): the same run, bit for bit.
+    model_build(&m, &J->cfg, gpu, B, T, MODEL_RECOMPUTE);
+    model_init_params(&m, INIT_SEED);
+    train(&m, J, 0, S, gpu2_l);
+    float *w4 = host_master(&m);
+    model_free(&m);
+    check(!memcmp(gpu_l, gpu2_l, sizeof(float) * S) && !memcmp(w1, w4, nf * sizeof(float)), name,
+          "gpu with recompute per layer: losses and master weights bit-identical");
+    free(w4);
 
     // 4. GPU resume from the GPU checkpoint.
     model_build(&m, &J->cfg, gpu, B, T, 0);
