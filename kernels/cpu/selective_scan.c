@@ -26,6 +26,17 @@
         }                                                                                                      \
     } while (0)
 
+// delta_t = softplus(dt_raw_t + dt_bias) and delta_t u_t of channel e for the nt timesteps of a chunk starting
+// at row bt0: the forward and the backward's state recomputation form them identically.
+static inline void chunk_deltas(float *delta, float *delta_u, const float *dt_raw, const float *u, float bias,
+                                size_t bt0, int nt, int E, int e) {
+    for (int i = 0; i < nt; i++) {
+        size_t idx = (bt0 + i) * E + e;
+        delta[i] = softplusf_(dt_raw[idx] + bias);
+        delta_u[i] = delta[i] * u[idx];
+    }
+}
+
 SCAN_INLINE void scan_forward_body(float *y, float *state_out, const float *u, const float *dt_raw,
                                    const float *dt_bias, const float *A_log, const float *ssm_B,
                                    const float *ssm_C, int bc_stride, const float *D, const float *z,
@@ -41,11 +52,7 @@ SCAN_INLINE void scan_forward_body(float *y, float *state_out, const float *u, c
             for (int t0 = 0; t0 < T; t0 += SCAN_TCHUNK) {
                 const int nt = T - t0 < SCAN_TCHUNK ? T - t0 : SCAN_TCHUNK;
                 const size_t bt0 = (size_t)b * T + t0;
-                for (int i = 0; i < nt; i++) {
-                    size_t idx = (bt0 + i) * E + e;
-                    delta[i] = softplusf_(dt_raw[idx] + dt_bias[e]);
-                    delta_u[i] = delta[i] * u[idx];
-                }
+                chunk_deltas(delta, delta_u, dt_raw, u, dt_bias[e], bt0, nt, E, e);
                 if (z)
                     for (int i = 0; i < nt; i++) gate[i] = siluf_(z[(bt0 + i) * z_stride + e]);
                 for (int i = 0; i < nt; i++) {
@@ -109,11 +116,7 @@ SCAN_INLINE void scan_backward_body(float *du, float *ddt_raw, float *dssm_B, fl
             for (int t0 = 0; t0 < T; t0 += SCAN_TCHUNK) {
                 const int nt = T - t0 < SCAN_TCHUNK ? T - t0 : SCAN_TCHUNK;
                 const size_t bt0 = (size_t)b * T + t0;
-                for (int i = 0; i < nt; i++) {
-                    size_t idx = (bt0 + i) * E + e;
-                    delta[i] = softplusf_(dt_raw[idx] + dt_bias[e]);
-                    delta_u[i] = delta[i] * u[idx];
-                }
+                chunk_deltas(delta, delta_u, dt_raw, u, dt_bias[e], bt0, nt, E, e);
                 for (int i = 0; i < nt; i++) {
                     const int t = t0 + i;
                     const float *Bt = ssm_B + (bt0 + i) * bc_stride;
