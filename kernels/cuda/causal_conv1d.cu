@@ -42,15 +42,16 @@ template <int VEC> __device__ __forceinline__ void store_vec(floatX *p, const fl
     }
 }
 
-// Grid (channel groups, B * chunks of kChunkTF timesteps). Thread: VEC channels from e0, the chunk's timesteps.
+// Grid (B * chunks of kChunkTF timesteps, channel groups): the chunks on x, whose limit is 2^31 - 1 (y's is
+// 65535, which long micro-batches pass). Thread: VEC channels from e0, the chunk's timesteps.
 // out = bias + sum_j w[j] x[t - K + 1 + j] in tap order, as the CPU reference adds.
 template <int VEC, int KMAX>
 __global__ void conv1d_forward_kernel(floatX *out, const floatX *x, int x_stride, const floatX *w,
                                       const floatX *bias, int T, int E, int K) {
-    const int e0 = (blockIdx.x * blockDim.x + threadIdx.x) * VEC;
+    const int e0 = (blockIdx.y * blockDim.x + threadIdx.x) * VEC;
     if (e0 >= E) return;
     const int chunks_per_seq = (T + kChunkTF - 1) / kChunkTF;
-    const int b = blockIdx.y / chunks_per_seq, t0 = (blockIdx.y % chunks_per_seq) * kChunkTF;
+    const int b = blockIdx.x / chunks_per_seq, t0 = (blockIdx.x % chunks_per_seq) * kChunkTF;
     const int t1 = min(t0 + kChunkTF, T);
     const size_t seq = (size_t)b * T;
     float wj[KMAX][VEC], b0[VEC];
@@ -72,15 +73,15 @@ __global__ void conv1d_forward_kernel(floatX *out, const floatX *x, int x_stride
     }
 }
 
-// Grid (channel groups, B * chunks per sequence). partial[(chunk * (K + 1) + j) * E + e]: the chunk's sum for
+// Grid (B * chunks per sequence, channel groups). partial[(chunk * (K + 1) + j) * E + e]: the chunk's sum for
 // dw[e, j] (j < K) and db[e] (j = K).
 template <int VEC, int KMAX>
 __global__ void conv1d_backward_kernel(floatX *dx, float *partial, const floatX *dout, const floatX *x,
                                        int x_stride, const floatX *w, int T, int E, int K) {
-    const int e0 = (blockIdx.x * blockDim.x + threadIdx.x) * VEC;
+    const int e0 = (blockIdx.y * blockDim.x + threadIdx.x) * VEC;
     if (e0 >= E) return;
     const int chunks_per_seq = (T + kChunkT - 1) / kChunkT;
-    const int chunk = blockIdx.y, b = chunk / chunks_per_seq;
+    const int chunk = blockIdx.x, b = chunk / chunks_per_seq;
     const int t0 = (chunk % chunks_per_seq) * kChunkT, t1 = min(t0 + kChunkT, T);
     const size_t seq = (size_t)b * T;
     float wj[KMAX][VEC], dw[KMAX][VEC], db[VEC];
@@ -144,11 +145,10 @@ extern "C" void causal_conv1d_forward_cuda(void *out, const void *x, int x_strid
     if (B <= 0 || T <= 0 || E <= 0) return;
     scout_require(K >= 1 && K <= kMaxK, "causal_conv1d: kernel width %d outside 1..%d", K, kMaxK);
     const int block = 128, chunks = B * ceil_div(T, kChunkTF);
-    scout_require(chunks <= 65535, "causal_conv1d: B * T = %d timesteps is over the grid limit", B * T);
     floatX *o = (floatX *)out;
     const floatX *xx = (const floatX *)x, *ww = (const floatX *)w, *bb = (const floatX *)bias;
     const bool v8 = conv_vec8(E, x_stride, out, x, NULL);
-    const dim3 grid(ceil_div(E, (v8 ? 8 : 1) * block), chunks);
+    const dim3 grid(chunks, ceil_div(E, (v8 ? 8 : 1) * block));
     if (v8 && K <= 4) conv1d_forward_kernel<8, 4><<<grid, block, 0, stream>>>(o, xx, x_stride, ww, bb, T, E, K);
     else if (v8) conv1d_forward_kernel<8, kMaxK><<<grid, block, 0, stream>>>(o, xx, x_stride, ww, bb, T, E, K);
     else conv1d_forward_kernel<1, kMaxK><<<grid, block, 0, stream>>>(o, xx, x_stride, ww, bb, T, E, K);
@@ -168,13 +168,12 @@ extern "C" void causal_conv1d_backward_cuda(void *dx, float *dw, float *db, cons
                                             cudaStream_t stream) {
     if (B <= 0 || T <= 0 || E <= 0) return;
     scout_require(K >= 1 && K <= kMaxK, "causal_conv1d: kernel width %d outside 1..%d", K, kMaxK);
-    scout_require(conv_chunks(B, T) <= 65535, "causal_conv1d: B * T = %d timesteps is over the grid limit", B * T);
     float *partial = (float *)ws;
     const int block = 128, n_chunks = conv_chunks(B, T);
     floatX *dxx = (floatX *)dx;
     const floatX *g = (const floatX *)dout, *xx = (const floatX *)x, *ww = (const floatX *)w;
     const bool v8 = conv_vec8(E, x_stride, dx, x, dout);
-    const dim3 grid(ceil_div(E, (v8 ? 8 : 1) * block), n_chunks);
+    const dim3 grid(n_chunks, ceil_div(E, (v8 ? 8 : 1) * block));
     if (v8 && K <= 4)
         conv1d_backward_kernel<8, 4><<<grid, block, 0, stream>>>(dxx, partial, g, xx, x_stride, ww, T, E, K);
     else if (v8)
