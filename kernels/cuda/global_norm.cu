@@ -23,6 +23,18 @@ typedef struct {
 // ----------------------------------------------------------------------------------------------------------
 // CUDA kernels
 
+// The block's sum of acc, valid in thread 0: warp sums, then thread 0 adds them in warp order (a fixed order,
+// so the result is the same on every run). scratch: kThreads / 32 doubles of shared memory.
+__device__ __forceinline__ double block_sum_to_thread0(double acc, double *scratch) {
+    acc = warp_reduce_sum_d(acc);
+    if (threadIdx.x % 32 == 0) scratch[threadIdx.x / 32] = acc;
+    __syncthreads();
+    double s = 0.0;
+    if (threadIdx.x == 0)
+        for (int w = 0; w < kThreads / 32; w++) s += scratch[w];
+    return s;
+}
+
 // Grid (kBlocksPerTensor, tensors in the batch): partial[first + y][x] = sum of squares of the elements block x
 // strides over. 16-byte loads when the tensor is 16-byte aligned: the whole gradient (hundreds of millions of
 // floats) is read once per step, and with scalar loads and 128 blocks too few bytes were in flight to reach the
@@ -47,14 +59,8 @@ __global__ void __launch_bounds__(kThreads) norm_partial_kernel(double *partial,
         double x = p[i];
         acc += x * x;
     }
-    acc = warp_reduce_sum_d(acc);
-    if (threadIdx.x % 32 == 0) scratch[threadIdx.x / 32] = acc;
-    __syncthreads();
-    if (threadIdx.x == 0) {
-        double s = 0.0;
-        for (int w = 0; w < kThreads / 32; w++) s += scratch[w];
-        partial[(size_t)(first + blockIdx.y) * kBlocksPerTensor + blockIdx.x] = s;
-    }
+    const double s = block_sum_to_thread0(acc, scratch);
+    if (threadIdx.x == 0) partial[(size_t)(first + blockIdx.y) * kBlocksPerTensor + blockIdx.x] = s;
 }
 
 // One block: out[0] = sum of partial[0 .. n).
@@ -62,14 +68,8 @@ __global__ void __launch_bounds__(kThreads) norm_final_kernel(double *out, const
     __shared__ double scratch[kThreads / 32];
     double acc = 0.0;
     for (int i = threadIdx.x; i < n; i += blockDim.x) acc += partial[i];
-    acc = warp_reduce_sum_d(acc);
-    if (threadIdx.x % 32 == 0) scratch[threadIdx.x / 32] = acc;
-    __syncthreads();
-    if (threadIdx.x == 0) {
-        double s = 0.0;
-        for (int w = 0; w < kThreads / 32; w++) s += scratch[w];
-        out[0] = s;
-    }
+    const double s = block_sum_to_thread0(acc, scratch);
+    if (threadIdx.x == 0) out[0] = s;
 }
 
 // ----------------------------------------------------------------------------------------------------------
