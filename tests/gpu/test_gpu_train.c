@@ -135,6 +135,20 @@ static float *host_master(const model *m) {
     return h;
 }
 
+// A run continued on backend be from the checkpoint ckpt, saved at step `from` (the forward copy re-rounded with
+// that step's seeds, as scout-train resumes), through step `to`, losses into losses[from .. to); returns its final
+// master weights (host, the caller frees them).
+static float *continue_run(const job *J, const scout_backend *be, const char *ckpt, int from, int to, float *losses) {
+    model m;
+    model_build(&m, &J->cfg, be, B, T, 0);
+    ckpt_load_state(ckpt, &m);
+    model_round_weights(&m, from);
+    train(&m, J, from, to, losses);
+    float *w = host_master(&m);
+    model_free(&m);
+    return w;
+}
+
 static void check(int ok, const char *cfg, const char *what) {
     printf("%-22s %-58s %s\n", cfg, what, ok ? "ok" : "FAIL");
     fflush(stdout);
@@ -228,30 +242,17 @@ static void run_config(job *J) {
     }
 
     // 4. GPU resume from the GPU checkpoint.
-    model_build(&m, &J->cfg, gpu, B, T, 0);
-    ckpt_load_state(gpu_ck, &m);
-    model_round_weights(&m, H);
-    train(&m, J, H, S, res_l);
-    float *w3 = host_master(&m);
-    model_free(&m);
+    float *w3 = continue_run(J, gpu, gpu_ck, H, S, res_l);
     snprintf(what, sizeof what, "gpu resume at step %d: losses and weights bit-identical", H);
     check(!memcmp(gpu_l + H, res_l + H, sizeof(float) * (S - H)) && !memcmp(w1, w3, nf * sizeof(float)), name, what);
 
     // 5. Across devices, for XSTEPS steps (the CPU is the slow side).
     const int X = H + XSTEPS < S ? H + XSTEPS : S;
-    model_build(&m, &J->cfg, cpu, B, T, 0);
-    ckpt_load_state(gpu_ck, &m);
-    model_round_weights(&m, H);
-    train(&m, J, H, X, x_cpu_l);
-    model_free(&m);
+    free(continue_run(J, cpu, gpu_ck, H, X, x_cpu_l));
     rel = max_rel(x_cpu_l, cpu_l, H, X, &at);
     snprintf(what, sizeof what, "gpu checkpoint, %d steps on cpu: within %.0f%% (max %.2e)", X - H, REL_BOUND * 100, rel);
     check(rel <= REL_BOUND, name, what);
-    model_build(&m, &J->cfg, gpu, B, T, 0);
-    ckpt_load_state(cpu_ck, &m);
-    model_round_weights(&m, H);
-    train(&m, J, H, S, x_gpu_l);
-    model_free(&m);
+    free(continue_run(J, gpu, cpu_ck, H, S, x_gpu_l));
     rel = max_rel(x_gpu_l, cpu_l, H, S, &at);
     snprintf(what, sizeof what, "cpu checkpoint, %d steps on gpu: within %.0f%% (max %.2e)", S - H, REL_BOUND * 100, rel);
     check(rel <= REL_BOUND, name, what);
