@@ -137,7 +137,7 @@ void checkpoint_attention_backward_cpu(float *dq,         // [B, T, n_h, d], =
                                        const float *out,  // [B, T, n_h, d], from the forward
                                        const float *lse,  // [B, n_h, T] fp32, from the forward
                                        void *ws, int B, int T, int n_h, int n_kv, int d, int seg);
-size_t checkpoint_attention_backward_workspace_size_cpu(int B, int T, int n_h, int n_kv, int d);
+size_t checkpoint_attention_backward_workspace_size_cpu(int B, int T, int n_h, int n_kv, int d, int seg);
 
 // ---------------------------------------------------------------------------------------------------------
 // Mamba-1 causal depthwise conv1d (spec §7.2 step 2), with bias:
@@ -351,7 +351,7 @@ typedef struct scout_backend {
     void (*checkpoint_attention_backward)(void *dq, void *dk, void *dv, const void *dout, const void *q,
                                           const void *k, const void *v, const void *out, const float *lse,
                                           void *ws, int B, int T, int n_h, int n_kv, int d, int seg);
-    size_t (*checkpoint_attention_backward_workspace_size)(int B, int T, int n_h, int n_kv, int d);
+    size_t (*checkpoint_attention_backward_workspace_size)(int B, int T, int n_h, int n_kv, int d, int seg);
 
     void (*causal_conv1d_forward)(void *out, const void *x, int x_stride, const void *w, const void *bias,
                                   int B, int T, int E, int K);

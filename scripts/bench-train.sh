@@ -3,7 +3,7 @@
 # and micro-batch shape, one process per (model, shape), printing tokens/s, step time, peak memory and MFU.
 #
 #   scripts/bench-train.sh [--models "scout_swa_470m scout_mamba_430m qwen2_340m"] [--shapes "8x2048 2x8192 1x32768"]
-#                          [--steps N] [--peak-tflops X] [--device cuda] [--deadline SECONDS]
+#                          [--steps N] [--peak-tflops X] [--device cuda] [--deadline SECONDS] [--recompute]
 #
 # Each run is scout-train --device cuda with micro-batch = global batch = B (no accumulation), sequence length T,
 # N optimizer steps (default 8) on a packed stream of random tokens (tests/ref/gen_tokens.py + scout-pack, made
@@ -15,6 +15,8 @@
 # allocated up front) and what cudaMemGetInfo says is in use on the device (that plus the CUDA context and
 # cuBLASLt's workspace). A run that does not fit prints its error instead.
 #
+# --recompute: scout-train --recompute (each layer keeps only its input; the backward recomputes the rest), to
+# measure what it saves in peak memory and costs in time.
 # --deadline S: skip the runs that would start after S seconds of this script (one device call is limited).
 # --data-only: make the shards under BENCH_DATA for the shapes and exit (no GPU needed).
 # Environment: SCOUT_TRAIN (default bin/scout-train), SCOUT_PACK (bin/scout-pack), BENCH_DATA (default
@@ -29,6 +31,7 @@ peak=${SCOUT_PEAK_TFLOPS:-}
 device=cuda
 deadline=0
 data_only=0
+recompute=0
 while [ $# -gt 0 ]; do
     case "$1" in
     --models) models=$2; shift 2 ;;
@@ -38,7 +41,8 @@ while [ $# -gt 0 ]; do
     --device) device=$2; shift 2 ;;
     --deadline) deadline=$2; shift 2 ;;
     --data-only) data_only=1; shift ;;
-    -h | --help) sed -n '2,23p' "$0"; exit 0 ;;
+    --recompute) recompute=1; shift ;;
+    -h | --help) sed -n '2,25p' "$0"; exit 0 ;;
     *) echo "bench-train: unknown argument $1" >&2; exit 2 ;;
     esac
 done
@@ -72,7 +76,7 @@ if [ $data_only = 1 ]; then # only the shards (scripts/gpu-check.sh --build make
     exit 0
 fi
 
-date -u +"bench-train: %Y-%m-%d %H:%M UTC, device $device, $steps steps per run${peak:+, peak $peak TFLOP/s}"
+date -u +"bench-train: %Y-%m-%d %H:%M UTC, device $device, $steps steps per run${peak:+, peak $peak TFLOP/s}$([ $recompute = 1 ] && echo ', --recompute')"
 command -v nvidia-smi >/dev/null && nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv,noheader
 printf '%-18s %-9s %12s %10s %14s %14s %7s\n' model BxT tokens/s step_ms alloc_GiB device_GiB MFU
 status=0
@@ -90,6 +94,7 @@ for shape in $shapes; do
         args=(--device "$device" --model "configs/$m.json" --data "$DATA/b$T/train_*.bin" --seq-len "$T" --micro-batch "$B"
               --global-batch "$B" --tokens $((steps * B * T)) --warmup 0 --metrics "$log.jsonl")
         [ -n "$peak" ] && args+=(--peak-tflops "$peak")
+        [ $recompute = 1 ] && args+=(--recompute)
         "$TRAIN" "${args[@]}" > "$log.log" 2>&1
         rc=$?
         if [ $rc -ne 0 ] || [ ! -s "$log.jsonl" ]; then

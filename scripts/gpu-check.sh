@@ -286,12 +286,13 @@ for step in "${steps[@]}"; do
         ;;
     bench-train)
         # Runs start until DEADLINE minus a minute (one run of a 470M model takes about that); BENCH_SHAPES,
-        # BENCH_MODELS, BENCH_STEPS pass through.
+        # BENCH_MODELS, BENCH_STEPS pass through; BENCH_RECOMPUTE=1 adds --recompute.
         left=$((${DEADLINE:-540} - SECONDS))
         bargs=(--deadline $((left > 60 ? left - 60 : 1)))
         [ -n "${BENCH_SHAPES:-}" ] && bargs+=(--shapes "$BENCH_SHAPES")
         [ -n "${BENCH_MODELS:-}" ] && bargs+=(--models "$BENCH_MODELS")
         [ -n "${BENCH_STEPS:-}" ] && bargs+=(--steps "$BENCH_STEPS")
+        [ "${BENCH_RECOMPUTE:-0}" = 1 ] && bargs+=(--recompute)
         SCOUT_TRAIN="$TBIN/scout-train" BENCH_DATA="$TBIN/bench-data" OUT=/tmp/gpu-check-bench \
             scripts/bench-train.sh "${bargs[@]}" 2>&1 | tee "$OUT/bench-train.log"
         [ "${PIPESTATUS[0]}" -eq 0 ] || status=1

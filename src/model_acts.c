@@ -146,7 +146,8 @@ size_t model_workspace_bytes(const model *m) {
             ws = max_sz(ws, be->linear_backward_workspace_size(N, H, KD));
             ws = max_sz(ws, be->linear_backward_workspace_size(N, QD, H));
             ws = max_sz(ws, m->kinds[b] == BRANCH_CHECKPOINT
-                                ? be->checkpoint_attention_backward_workspace_size(B, T, c->n_heads, c->n_kv_heads, c->head_dim)
+                                ? be->checkpoint_attention_backward_workspace_size(B, T, c->n_heads, c->n_kv_heads, c->head_dim,
+                                                                                 c->selection_window)
                                 : be->swa_attention_backward_workspace_size(B, T, c->n_heads, c->n_kv_heads, c->head_dim));
             break;
         case BRANCH_MLP:

@@ -24,7 +24,7 @@ void checkpoint_attention_backward_cpu(float *dq, float *dk, float *dv, const fl
 }
 
 // As for the SWA: fp32 in-place reduction on CPU; a GPU needs fp32 accumulators for its bf16 gradients.
-size_t checkpoint_attention_backward_workspace_size_cpu(int B, int T, int n_h, int n_kv, int d) {
-    (void)B, (void)T, (void)n_h, (void)n_kv, (void)d;
+size_t checkpoint_attention_backward_workspace_size_cpu(int B, int T, int n_h, int n_kv, int d, int seg) {
+    (void)B, (void)T, (void)n_h, (void)n_kv, (void)d, (void)seg;
     return 0;
 }

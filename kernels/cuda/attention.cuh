@@ -5,21 +5,30 @@
 // tile, and whether the softmax is seeded with the self term.
 //
 // Tensor-core path (head dim 64, 16-byte aligned tensors), FA2-style (anchors §5):
-// - forward: a block of 4 warps owns 64 queries (16 per warp, as mma row tiles) of one (b, h) and loops over
-//   64-key tiles of its key range only: for the window, keys [q0 - W + 1, q0 + 63], so tiles outside the band
-//   are never loaded; for checkpoints, the compact rows K[s-1::s] it can see, gathered by row. K/V tiles are
-//   double-buffered with cp.async. S = Q K^T, online softmax in fp32 with the scale (in log2 units) applied
-//   before the running max, P packed to bf16 straight from the S accumulators into the A operand of P V.
-//   Only tiles that cross the window edges / the checkpoint bound are masked. The per-row log-sum-exp is saved.
+// - forward: a block owns BM queries of one (b, h), 16 or 32 rows per warp (one or two mma row tiles), and
+//   loops over BN-key tiles of its key range only: for the window, keys [q0 - W + 1, q0 + BM - 1], so tiles
+//   outside the band are never loaded; for checkpoints, the compact rows K[s-1::s] it can see, gathered by
+//   row. K/V tiles stream through a 2- or 3-stage cp.async pipeline. S = Q K^T, online softmax in fp32 with
+//   the scale (in log2 units) folded into the exponent's FMA, P packed to bf16 straight from the S
+//   accumulators into the A operand of P V. Only tiles that cross the window edges / the checkpoint bound are
+//   masked, and a warp skips the tiles none of its rows can see. The per-row log-sum-exp is saved.
 //   Checkpoint rows start from the self term: running max = q_i.k_i scale, sum = 1, accumulator = v_i.
 // - backward, deterministic: dQ and dK/dV are computed by separate kernels instead of accumulating dQ with
 //   atomics (FA2) or ordered semaphores (FA3's deterministic mode): a dq kernel over query tiles (recomputes
 //   P from Q, K and the saved lse; dP = dO V^T; dS = P (dP - Delta); dQ = dS K) and a dk/dv kernel over key
 //   tiles that loops over the query tiles (and GQA heads) that can see its keys (dV += P^T dO, dK += dS^T Q).
 //   Every output element is written by exactly one thread, once. The price is recomputing S and dP in both
-//   kernels (7 instead of 5 tile products); Delta = rowsum(dO o O) comes from a small first kernel.
-//   For checkpoint attention the dk/dv kernel handles the checkpoint rows (adding their self term); the other
-//   rows only have the self term, which a row kernel computes (8 lanes per row, 16-byte accesses).
+//   kernels (7 instead of 5 tile products); Delta = rowsum(dO o O) comes from a small first kernel. Both
+//   kernels stream the other side 16 rows (one mma k-step) at a time: S, dP for 16 keys (dq) or 16 queries
+//   (dk/dv) are turned into the A operand of the next product at once, so the live registers do not grow
+//   with the tile and the warp's accumulators can be two row tiles deep.
+//   For checkpoint attention the dk/dv kernel handles the checkpoint rows (their self term is one more pair
+//   of the key tile, see CkptKeys::grad_valid); the other rows only have the self term, which a row kernel
+//   computes (8 lanes per row, 16-byte accesses).
+// Tile shapes are template parameters (Tile<>): each kernel is instantiated for a few shapes and one is picked
+// per kernel at run time (TileChoice: SCOUT_ATTN_TILES, read once, or scout_cuda_attention_set_tiles(), which
+// tests/gpu/bench_gpu uses to time them all). The results of every shape agree with the CPU reference to
+// rounding (accumulation order differs) and each is deterministic.
 // General path (any even head dim up to 256, any alignment): one warp per query row (forward, dq) or key row
 // (dk/dv), fp32 dot products by warp shuffles, exactly the CPU reference's loops. Slow, but it makes every
 // head dim correct, and SCOUT_CUDA_ATTENTION_GENERAL forces it for testing the fast path against it.
@@ -35,13 +44,95 @@ int scout_cuda_attention_general_(void); // backend_cuda.cu: the SCOUT_CUDA_ATTE
 
 namespace attn {
 
-constexpr int kBM = 64;          // queries per tile (4 warps x 16 rows)
-constexpr int kBN = 64;          // keys per tile
-constexpr int kWarps = 4;
 constexpr int kPad = 8;          // bf16 of row padding: rows 144 bytes apart, so ldmatrix's 8 rows hit 8 bank groups
 constexpr int kMaxPerLane = 8;   // general path: head dim up to 32 * 8
 constexpr float kLog2e = 1.4426950408889634f;
 constexpr float kLn2 = 0.6931471805599453f;
+
+// ---- tile shapes ------------------------------------------------------------------------------------------
+
+// Tile<OWN, STREAM, WARPS, STAGES, MIN_BLOCKS>: a block owns OWN rows (queries for the forward and dq kernels,
+// keys for the dk/dv kernel), split among WARPS warps in MT = OWN / (16 WARPS) mma row tiles of 16 rows each,
+// and streams the other side through shared memory in tiles of STREAM rows, STAGES of them in flight
+// (cp.async). Why the knobs:
+// - MT = 2 lets every B fragment read from shared memory (ldmatrix) feed two mma instead of one (FA2's
+//   128-query blocks of 4 warps), halving shared-memory reads per FLOP, for more registers per thread.
+// - larger OWN shares each streamed tile (one global read, one cp.async pass, one barrier) among more rows.
+// - larger STREAM halves the barriers and loop overhead per key, and the forward's per-tile softmax
+//   bookkeeping (running-max shuffles, rescale of the accumulator), for more shared memory.
+// - STAGES = 3 keeps two tiles in flight instead of one: with few blocks per SM an iteration can be shorter
+//   than a global-memory latency.
+// - MIN_BLOCKS is the occupancy __launch_bounds__ asks ptxas for: it caps the registers at 64K / (32 WARPS
+//   MIN_BLOCKS); chosen per shape so that nothing spills (checked with nvcc -Xptxas -v).
+// Named "OWNxSTREAM", plus "wWARPS" when a warp owns more than 16 rows and "sSTAGES" when STAGES > 2:
+// "128x64w4" is 128 queries (keys for dk/dv) per block, 4 warps of 32 rows, 64-row streamed tiles, double
+// buffered. MIN_BLOCKS is not in the name: one per shape.
+template <int OWN, int STREAM, int WARPS, int STAGES, int MIN_BLOCKS>
+struct Tile {
+    static constexpr int kOwn = OWN, kStream = STREAM, kWarps = WARPS, kThreads = 32 * WARPS;
+    static constexpr int kMT = OWN / (16 * WARPS), kStages = STAGES, kMinBlocks = MIN_BLOCKS;
+    static_assert(kMT >= 1 && kMT * 16 * WARPS == OWN, "a warp owns whole 16-row mma tiles");
+    static_assert(STREAM % 16 == 0, "streamed tiles are whole 16-row k-steps");
+    static_assert(STAGES >= 2, "at least double buffering");
+    static void name(char *buf, size_t n) {
+        int k = snprintf(buf, n, "%dx%d", OWN, STREAM);
+        if (kMT > 1) k += snprintf(buf + k, n - k, "w%d", WARPS);
+        if (STAGES > 2) snprintf(buf + k, n - k, "s%d", STAGES);
+    }
+};
+
+// A list of the shapes a kernel is instantiated for; visit(i, f) calls f(Tile{}) with the i-th.
+template <class... Ts>
+struct TileList {
+    static constexpr int kCount = sizeof...(Ts);
+    template <class F> static void visit(int i, F &&f) {
+        int n = 0;
+        ((n++ == i ? (f(Ts{}), 0) : 0), ...);
+    }
+    // Index of the shape called `name`, or -1.
+    static int find(const char *name, size_t len) {
+        int found = -1;
+        for (int i = 0; i < kCount; i++)
+            visit(i, [&](auto t) {
+                char buf[32];
+                decltype(t)::name(buf, sizeof buf);
+                if (strlen(buf) == len && strncmp(buf, name, len) == 0) found = i;
+            });
+        return found;
+    }
+};
+
+// The instantiated shapes per kernel; the first of each is the original 64 x 64, 4-warp, double-buffered one.
+// MIN_BLOCKS is the most blocks per SM that shared memory allows (228 KB per SM, 1 KB of it reserved per
+// block) and that ptxas fits in registers without spilling (nvcc 13, sm_90, -Xptxas -v). Where that budget is
+// 128 registers the dq kernel re-reads its dO fragments and the dk/dv kernel its K, V fragments per 16-row
+// chunk (see kHoldDO, kHoldK, kHoldV). Per shape: registers per thread (the larger of the two policies),
+// dynamic shared memory per block, resident warps per SM.
+using FwdTiles = TileList<Tile<64, 64, 4, 2, 4>,   // "64x64":    128 regs, 45 KB: 4 blocks, 16 warps
+                          Tile<128, 64, 8, 2, 2>,  // "128x64":   128 regs, 54 KB: 2 blocks, 16 warps
+                          Tile<128, 64, 4, 2, 2>,  // "128x64w4": 237 regs, 54 KB: 2 blocks,  8 warps x 32 rows
+                          Tile<64, 128, 4, 2, 2>,  // "64x128":   190 regs, 81 KB: 2 blocks,  8 warps
+                          Tile<64, 64, 4, 3, 3>,   // "64x64s3":  146 regs, 63 KB: 3 blocks, 12 warps
+                          Tile<128, 64, 8, 3, 2>>; // "128x64s3": 128 regs, 72 KB: 2 blocks, 16 warps
+using DqTiles = TileList<Tile<64, 64, 4, 2, 4>,    // "64x64":    126 regs, 54 KB: 4 blocks, 16 warps
+                         Tile<128, 64, 8, 2, 2>,   // "128x64":   126 regs, 72 KB: 2 blocks, 16 warps
+                         Tile<128, 64, 4, 2, 2>,   // "128x64w4": 218 regs, 72 KB: 2 blocks,  8 warps x 32 rows
+                         Tile<64, 128, 4, 2, 2>,   // "64x128":   132 regs, 90 KB: 2 blocks,  8 warps
+                         Tile<64, 64, 4, 3, 3>,    // "64x64s3":  126 regs, 72 KB: 3 blocks, 12 warps
+                         Tile<128, 128, 8, 2, 2>>; // "128x128": 126 regs, 108 KB: 2 blocks, 16 warps
+using DkdvTiles = TileList<Tile<64, 64, 4, 2, 4>,    // "64x64":    128 regs, 55 KB: 4 blocks, 16 warps
+                           Tile<128, 64, 8, 2, 2>,   // "128x64":   128 regs, 73 KB: 2 blocks, 16 warps
+                           Tile<128, 64, 4, 2, 2>,   // "128x64w4": 255 regs, 73 KB: 2 blocks,  8 warps x 32 rows
+                           Tile<64, 128, 4, 2, 2>,   // "64x128":   179 regs, 92 KB: 2 blocks,  8 warps
+                           Tile<64, 64, 4, 3, 3>,    // "64x64s3":  168 regs, 74 KB: 3 blocks, 12 warps
+                           Tile<128, 128, 8, 2, 2>>; // "128x128": 128 regs, 110 KB: 2 blocks, 16 warps
+
+// The shape each kernel uses (indices into the lists above). Defined in swa_attention.cu: the default, then
+// SCOUT_ATTN_TILES (read on first use), then scout_cuda_attention_set_tiles() calls.
+struct TileChoice {
+    int fwd, dq, dkdv;
+};
+TileChoice &tile_choice();
 
 // ---- key-set policies ------------------------------------------------------------------------------------
 
@@ -49,6 +140,7 @@ constexpr float kLn2 = 0.6931471805599453f;
 struct SwaKeys {
     int T, window;
     static constexpr bool kSelfSeed = false;
+    static constexpr bool kSplitQueries = false; // a key tile's queries span window + BN: balanced already
     __host__ __device__ int n_keys() const { return T; }
     __host__ __device__ int key_row(int j) const { return j; }
     __host__ __device__ bool valid(int i, int j) const { return j <= i && j > i - window; }
@@ -59,7 +151,9 @@ struct SwaKeys {
     __host__ __device__ bool all_valid(int q0, int q1, int k0, int k1) const {
         return k1 - 1 <= q0 && k0 > q1 - 1 - window;
     }
-    // Queries that can see some key of [k0, k1): [query_begin(k0), query_end(k1)).
+    // For dK, dV: the pairs (query i, key j) whose softmax term reaches key j, and the queries with such a
+    // pair for some key of [k0, k1): [query_begin(k0), query_end(k1)).
+    __host__ __device__ bool grad_valid(int i, int j) const { return valid(i, j); }
     __host__ __device__ int query_begin(int k0) const { return k0; }
     __host__ __device__ int query_end(int k1) const { return k1 - 1 + window < T ? k1 - 1 + window : T; }
 };
@@ -69,13 +163,18 @@ struct SwaKeys {
 struct CkptKeys {
     int T, seg;
     static constexpr bool kSelfSeed = true;
+    static constexpr bool kSplitQueries = true; // key tile m's queries: key_row(m BN) .. T (see dkdv_split_chunk)
     __host__ __device__ int n_keys() const { return T / seg; }
     __host__ __device__ int key_row(int m) const { return (m + 1) * seg - 1; }
-    __host__ __device__ bool valid(int i, int m) const { return m < i / seg; }
+    __host__ __device__ bool valid(int i, int m) const { return key_row(m) < i; } // m < i / seg, no division
     __host__ __device__ int key_begin(int /*q0*/) const { return 0; }
     __host__ __device__ int key_end(int q1) const { return ((q1 < T ? q1 : T) - 1) / seg; }
-    __host__ __device__ bool all_valid(int q0, int /*q1*/, int /*k0*/, int k1) const { return k1 - 1 < q0 / seg; }
-    __host__ __device__ int query_begin(int k0) const { return (k0 + 1) * seg; }
+    __host__ __device__ bool all_valid(int q0, int /*q1*/, int /*k0*/, int k1) const { return valid(q0, k1 - 1); }
+    // For dK, dV the self term of a checkpoint row (its softmax's seed) is the pair (key_row(m), m): one more
+    // pair of compact key m, so the dk/dv kernel handles it as any other (rows that are no checkpoint have
+    // only the self term, computed by attn_ckpt_self_dkdv_kernel).
+    __host__ __device__ bool grad_valid(int i, int m) const { return key_row(m) <= i; }
+    __host__ __device__ int query_begin(int k0) const { return key_row(k0); }
     __host__ __device__ int query_end(int /*k1*/) const { return T; }
 };
 
@@ -111,6 +210,12 @@ __device__ __forceinline__ float frag_row_dot(const uint32_t (&f)[D / 16][4], in
     return s;
 }
 
+// The A fragment of one k-step from the C fragments of its two 16x8 column halves (see mma.cuh), in bf16.
+__device__ __forceinline__ void pack_a_frag(uint32_t (&a)[4], const float (&c0)[4], const float (&c1)[4]) {
+    a[0] = pack_bf16(c0[0], c0[1]), a[1] = pack_bf16(c0[2], c0[3]);
+    a[2] = pack_bf16(c1[0], c1[1]), a[3] = pack_bf16(c1[2], c1[3]);
+}
+
 // Lane address for ldmatrix_x4 of a 16x16 block at (row0, col0) of a row-major smem tile with pitch ld,
 // as an A operand (matrices: rows 0-7 / 8-15 x cols 0-7, then cols 8-15) ...
 __device__ __forceinline__ const floatX *a_frag_addr(const floatX *tile, int ld, int row0, int col0) {
@@ -130,24 +235,63 @@ __device__ __forceinline__ const floatX *b_frag_addr_trans(const floatX *tile, i
     return tile + (row0 + (lane & 7) + ((lane >> 3) & 1) * 8) * ld + col0 + (lane >> 4) * 8;
 }
 
+// The A fragments of MT row tiles (rows row0 + 16 mt ..) x D columns of a row-major smem tile of pitch LD.
+template <int MT, int D, int LD>
+__device__ __forceinline__ void load_a_frags(uint32_t (&f)[MT][D / 16][4], const floatX *tile, int row0) {
+#pragma unroll
+    for (int mt = 0; mt < MT; mt++)
+#pragma unroll
+        for (int kk = 0; kk < D / 16; kk++) ldmatrix_x4(f[mt][kk], a_frag_addr(tile, LD, row0 + mt * 16, kk * 16));
+}
+
 // Copies rows [r0, r0 + R) of a [., D] bf16 tensor (row r at base + row_of(r) * stride) into a smem tile of
 // pitch D + kPad with cp.async; rows r >= n_rows are zero-filled.
-template <int D, int R, class RowOf>
+// NT = the block's threads, each copying R * D / 8 / NT chunks of 16 bytes. Not unrolled: the copies are
+// issued inside the main loops, where unrolled address arithmetic costs registers that the 128-register
+// shapes do not have.
+template <int D, int R, int NT, class RowOf>
 __device__ __forceinline__ void load_tile_async(floatX *tile, const floatX *base, size_t stride, int r0, int n_rows,
                                                 RowOf row_of) {
     constexpr int LD = D + kPad, CHUNKS = D / 8;
-    for (int c = threadIdx.x; c < R * CHUNKS; c += blockDim.x) {
+    static_assert(R * CHUNKS % NT == 0, "whole chunks per thread");
+#pragma unroll 1
+    for (int it = 0; it < R * CHUNKS / NT; it++) {
+        const int c = threadIdx.x + it * NT;
         const int r = c / CHUNKS, col = (c % CHUNKS) * 8;
         const bool ok = r0 + r < n_rows;
         const size_t row = ok ? (size_t)row_of(r0 + r) : 0; // a valid address even when nothing is read
-        cp_async16(tile + r * LD + col, base + row * stride + col, ok);
+        cp_async<16>(tile + r * LD + col, base + row * stride + col, ok);
     }
 }
 
 // ----------------------------------------------------------------------------------------------------------
 // CUDA kernels: Delta
 
-// delta[b, h, i] = dO[b, i, h, :] . O[b, i, h, :]; one warp per (b, i, h) row.
+// delta[b, h, i] = dO[b, i, h, :] . O[b, i, h, :], head dim 64 and 16-byte aligned tensors: eight lanes per
+// row, one 16-byte load of each tensor per lane, so every 128-byte row is read whole; rows are taken in the
+// order of delta (b, h, i), so the stores of a warp are contiguous. (One warp per row with 2-byte loads ran at
+// a quarter of the memory bandwidth: 62 us at B=8, T=2048, 16 heads.)
+template <int D>
+static __global__ void attn_delta_vec_kernel(float *delta, const floatX *dout, const floatX *out, int T, int n_h,
+                                             size_t n_rows) {
+    static_assert(D == 8 * 8, "eight lanes of eight elements");
+    const size_t r_raw = ((size_t)blockIdx.x * blockDim.x + threadIdx.x) / 8;
+    const int sub = threadIdx.x % 8;
+    const bool ok = r_raw < n_rows; // out-of-range lanes read row 0 and store nothing (they stay in the shuffles)
+    const size_t r = ok ? r_raw : 0;
+    const int i = (int)(r % T), h = (int)((r / T) % n_h);
+    const size_t b = r / T / n_h;
+    const size_t off = ((b * T + i) * n_h + h) * D + sub * 8;
+    const x128 a = load128(dout + off), o = load128(out + off);
+    float s = 0.0f;
+#pragma unroll
+    for (int c = 0; c < 8; c++) s += bf2f(a[c]) * bf2f(o[c]);
+#pragma unroll
+    for (int x = 1; x < 8; x <<= 1) s += __shfl_xor_sync(0xffffffffu, s, x);
+    if (ok && sub == 0) delta[r] = s;
+}
+
+// The same for any head dim and alignment: one warp per (b, i, h) row.
 static __global__ void attn_delta_kernel(float *delta, const floatX *dout, const floatX *out, int T, int n_h, int d,
                                   size_t n_rows) {
     size_t row = (size_t)blockIdx.x * (blockDim.x / 32) + threadIdx.x / 32;
@@ -165,491 +309,660 @@ static __global__ void attn_delta_kernel(float *delta, const floatX *dout, const
 
 // ----------------------------------------------------------------------------------------------------------
 // CUDA kernels: tensor-core path
+//
+// Row bookkeeping shared by the three kernels: warp w owns the block's rows [w0, w0 + 16 MT) with w0 = row0 +
+// 16 MT w; its row tile mt covers rows w0 + 16 mt + (0..15), and a thread holds rows g and g + 8 of each
+// (r = 0, 1 below), i.e. row w0 + 16 mt + g + 8 r. The backward kernels take the key-set policy as a
+// __grid_constant__ parameter: its fields are read from the parameter bank where used instead of being held in
+// registers through the loop, without which ptxas spilled at a 128-register budget (the forward spills with it).
 
-// Forward. Grid (query tiles, n_h, B), 4 warps. reverse: take the query tiles last-first (checkpoint
-// attention's late tiles see the most keys, so they start first and the tail is short).
-template <int D, class Keys>
-__global__ void __launch_bounds__(kWarps * 32)
+// Forward. Grid (query tiles, n_h, B), Cfg::kWarps warps. Dynamic smem: the Q tile, Cfg::kStages stages of K,
+// V tiles. reverse: take the query tiles last-first (in causal and checkpoint attention the late tiles see the
+// most keys, so they start first and the tail is short).
+template <int D, class Cfg, class Keys>
+__global__ void __launch_bounds__(Cfg::kThreads, Cfg::kMinBlocks)
     attn_fwd_mma_kernel(floatX *out, float *lse, const floatX *q, const floatX *k, const floatX *v, int T, int n_h,
                         int n_kv, Keys keys, float scale_log2, int reverse) {
+    constexpr int BM = Cfg::kOwn, BN = Cfg::kStream, MT = Cfg::kMT, NT = Cfg::kThreads, S = Cfg::kStages;
     constexpr int LD = D + kPad;
-    __shared__ __align__(16) floatX sQ[kBM * LD];
-    __shared__ __align__(16) floatX sK[2][kBN * LD];
-    __shared__ __align__(16) floatX sV[2][kBN * LD];
+    extern __shared__ __align__(16) unsigned char attn_smem[];
+    floatX *sQ = (floatX *)attn_smem; // [BM][LD]
+    floatX *sK = sQ + BM * LD;        // [S][BN][LD]
+    floatX *sV = sK + S * BN * LD;    // [S][BN][LD]
 
     const int warp = threadIdx.x / 32, lane = threadIdx.x % 32, g = lane >> 2, tq = lane & 3;
     const int qt = reverse ? gridDim.x - 1 - blockIdx.x : blockIdx.x;
     const int h = blockIdx.y, b = blockIdx.z, kvh = h / (n_h / n_kv);
-    const int q0 = qt * kBM;
+    const int q0 = qt * BM, w0 = q0 + warp * 16 * MT;
     const size_t q_stride = (size_t)n_h * D, kv_stride = (size_t)n_kv * D;
     const floatX *qb = q + (size_t)b * T * q_stride + (size_t)h * D;
     const floatX *kb = k + (size_t)b * T * kv_stride + (size_t)kvh * D;
     const floatX *vb = v + (size_t)b * T * kv_stride + (size_t)kvh * D;
-    const int kbeg = keys.key_begin(q0), kend = keys.key_end(q0 + kBM);
-    const int t_begin = kbeg / kBN, t_end = kend > kbeg ? (kend + kBN - 1) / kBN : t_begin;
+    const int kbeg = keys.key_begin(q0), kend = keys.key_end(q0 + BM);
+    const int t_begin = kbeg / BN, t_end = kend > kbeg ? (kend + BN - 1) / BN : t_begin;
+    // The keys this warp's rows can see (none when its rows start past T): tiles outside are skipped.
+    const bool w_rows = w0 < T;
+    const int wkbeg = keys.key_begin(w0), wkend = keys.key_end(min(w0 + 16 * MT, T));
     auto krow = [&](int j) { return keys.key_row(j); };
+    auto load_kv = [&](int t) { // key tile t into its stage
+        const int st = (t - t_begin) % S;
+        load_tile_async<D, BN, NT>(sK + st * BN * LD, kb, kv_stride, t * BN, kend, krow);
+        load_tile_async<D, BN, NT>(sV + st * BN * LD, vb, kv_stride, t * BN, kend, krow);
+    };
 
-    load_tile_async<D, kBM>(sQ, qb, q_stride, q0, T, [](int i) { return i; });
-    if (t_begin < t_end) {
-        load_tile_async<D, kBN>(sK[0], kb, kv_stride, t_begin * kBN, kend, krow);
-        load_tile_async<D, kBN>(sV[0], vb, kv_stride, t_begin * kBN, kend, krow);
+    // Pipeline (S stages, one cp.async group per key tile; Q rides with the first): tiles t + 1 .. t + S - 1
+    // are in flight while tile t is used.
+    load_tile_async<D, BM, NT>(sQ, qb, q_stride, q0, T, [](int i) { return i; });
+#pragma unroll
+    for (int st = 0; st < S - 1; st++) {
+        if (t_begin + st < t_end) load_kv(t_begin + st);
+        cp_async_commit(); // possibly empty: the group count stays uniform
     }
-    cp_async_commit();
-    cp_async_wait<0>();
+    cp_async_wait<S - 2>();
     __syncthreads();
 
-    uint32_t qf[D / 16][4];
-#pragma unroll
-    for (int kk = 0; kk < D / 16; kk++) ldmatrix_x4(qf[kk], a_frag_addr(sQ, LD, warp * 16, kk * 16));
+    uint32_t qf[MT][D / 16][4];
+    load_a_frags<MT, D, LD>(qf, sQ, w0 - q0);
 
-    float o[D / 8][4];
-    float m_r[2], l_r[2];
-    const int row_i[2] = {q0 + warp * 16 + g, q0 + warp * 16 + g + 8};
+    float o[MT][D / 8][4];
+    float m_r[MT][2], l_r[MT][2]; // running max (log2 units, scaled) and this thread's part of the row sum
 #pragma unroll
-    for (int r = 0; r < 2; r++) {
-        const int i = row_i[r];
-        if (Keys::kSelfSeed) {
-            // Seed with the self term: m = q_i.k_i scale, l = 1 (counted once per quad), acc = v_i.
-            const bool ok = i < T;
-            const floatX *ki = kb + (size_t)(ok ? i : 0) * kv_stride, *vi = vb + (size_t)(ok ? i : 0) * kv_stride;
-            const float dot = quad_sum(frag_row_dot<D>(qf, r, ki));
-            m_r[r] = ok ? dot * scale_log2 : 0.0f;
-            l_r[r] = tq == 0 ? 1.0f : 0.0f;
-#pragma unroll
-            for (int nt = 0; nt < D / 8; nt++) {
-                const int col = nt * 8 + 2 * tq;
-                o[nt][2 * r] = ok ? bf2f(vi[col]) : 0.0f;
-                o[nt][2 * r + 1] = ok ? bf2f(vi[col + 1]) : 0.0f;
-            }
-        } else {
-            m_r[r] = -INFINITY;
-            l_r[r] = 0.0f;
-#pragma unroll
-            for (int nt = 0; nt < D / 8; nt++) o[nt][2 * r] = o[nt][2 * r + 1] = 0.0f;
-        }
-    }
-
-    for (int t = t_begin; t < t_end; t++) {
-        const int buf = (t - t_begin) & 1;
-        if (t + 1 < t_end) {
-            load_tile_async<D, kBN>(sK[buf ^ 1], kb, kv_stride, (t + 1) * kBN, kend, krow);
-            load_tile_async<D, kBN>(sV[buf ^ 1], vb, kv_stride, (t + 1) * kBN, kend, krow);
-        }
-        cp_async_commit();
-
-        // S = Q K^T: 16 rows x 64 keys per warp.
-        float s[kBN / 8][4];
-#pragma unroll
-        for (int nt = 0; nt < kBN / 8; nt++) s[nt][0] = s[nt][1] = s[nt][2] = s[nt][3] = 0.0f;
-#pragma unroll
-        for (int kk = 0; kk < D / 16; kk++)
-#pragma unroll
-            for (int np = 0; np < kBN / 16; np++) {
-                uint32_t kf[4];
-                ldmatrix_x4(kf, bt_frag_addr(sK[buf], LD, np * 16, kk * 16));
-                const uint32_t b0[2] = {kf[0], kf[1]}, b1[2] = {kf[2], kf[3]};
-                mma_bf16_16816(s[2 * np], qf[kk], b0);
-                mma_bf16_16816(s[2 * np + 1], qf[kk], b1);
-            }
-        // Scale (log2 units) before the max; mask only tiles that cross the key set's edges.
-        const int k0 = t * kBN;
-        const bool full = keys.all_valid(q0, q0 + kBM, k0, k0 + kBN) && k0 + kBN <= kend;
-#pragma unroll
-        for (int nt = 0; nt < kBN / 8; nt++)
-#pragma unroll
-            for (int e = 0; e < 4; e++) {
-                float x = s[nt][e] * scale_log2;
-                if (!full) {
-                    const int j = k0 + nt * 8 + 2 * tq + (e & 1), i = row_i[e >> 1];
-                    if (!(j < kend && keys.valid(i, j))) x = -INFINITY;
-                }
-                s[nt][e] = x;
-            }
-        // Online softmax, per row; a row with no valid key yet keeps m = -inf and contributes nothing.
+    for (int mt = 0; mt < MT; mt++)
 #pragma unroll
         for (int r = 0; r < 2; r++) {
-            float mx = -INFINITY;
+            const int i = w0 + mt * 16 + g + 8 * r;
+            if (Keys::kSelfSeed) {
+                // Seed with the self term: m = q_i.k_i scale, l = 1 (counted once per quad), acc = v_i.
+                const bool ok = i < T;
+                const floatX *ki = kb + (size_t)(ok ? i : 0) * kv_stride;
+                const floatX *vi = vb + (size_t)(ok ? i : 0) * kv_stride;
+                const float dot = quad_sum(frag_row_dot<D>(qf[mt], r, ki));
+                m_r[mt][r] = ok ? dot * scale_log2 : 0.0f;
+                l_r[mt][r] = tq == 0 ? 1.0f : 0.0f;
 #pragma unroll
-            for (int nt = 0; nt < kBN / 8; nt++) mx = fmaxf(mx, fmaxf(s[nt][2 * r], s[nt][2 * r + 1]));
-            mx = quad_max(mx);
-            const float m_new = fmaxf(m_r[r], mx);
-            const float m_use = m_new == -INFINITY ? 0.0f : m_new;
-            const float rescale = exp2f(m_r[r] - m_use);
-            m_r[r] = m_new;
-            float sum = 0.0f;
+                for (int nt = 0; nt < D / 8; nt++) {
+                    const int col = nt * 8 + 2 * tq;
+                    o[mt][nt][2 * r] = ok ? bf2f(vi[col]) : 0.0f;
+                    o[mt][nt][2 * r + 1] = ok ? bf2f(vi[col + 1]) : 0.0f;
+                }
+            } else {
+                m_r[mt][r] = -INFINITY;
+                l_r[mt][r] = 0.0f;
 #pragma unroll
-            for (int nt = 0; nt < kBN / 8; nt++) {
-                s[nt][2 * r] = exp2f(s[nt][2 * r] - m_use);
-                s[nt][2 * r + 1] = exp2f(s[nt][2 * r + 1] - m_use);
-                sum += s[nt][2 * r] + s[nt][2 * r + 1];
-            }
-            l_r[r] = l_r[r] * rescale + sum;
-#pragma unroll
-            for (int nt = 0; nt < D / 8; nt++) o[nt][2 * r] *= rescale, o[nt][2 * r + 1] *= rescale;
-        }
-        // O += P V, P from the S accumulators (bf16), V via ldmatrix.trans.
-#pragma unroll
-        for (int kk = 0; kk < kBN / 16; kk++) {
-            const uint32_t pa[4] = {pack_bf16(s[2 * kk][0], s[2 * kk][1]), pack_bf16(s[2 * kk][2], s[2 * kk][3]),
-                                    pack_bf16(s[2 * kk + 1][0], s[2 * kk + 1][1]),
-                                    pack_bf16(s[2 * kk + 1][2], s[2 * kk + 1][3])};
-#pragma unroll
-            for (int dp = 0; dp < D / 16; dp++) {
-                uint32_t vf[4];
-                ldmatrix_x4_trans(vf, b_frag_addr_trans(sV[buf], LD, kk * 16, dp * 16));
-                const uint32_t b0[2] = {vf[0], vf[1]}, b1[2] = {vf[2], vf[3]};
-                mma_bf16_16816(o[2 * dp], pa, b0);
-                mma_bf16_16816(o[2 * dp + 1], pa, b1);
+                for (int nt = 0; nt < D / 8; nt++) o[mt][nt][2 * r] = o[mt][nt][2 * r + 1] = 0.0f;
             }
         }
-        cp_async_wait<0>();
-        __syncthreads(); // the next tile is in; everyone is done with this one before it is overwritten
+
+    for (int t = t_begin; t < t_end; t++) {
+        cp_async_wait<S - 2>(); // tile t is in (only the S - 2 groups after it may be pending) ...
+        __syncthreads();        // ... for every thread, and all are done with tile t - 1, whose stage is refilled
+        if (t + S - 1 < t_end) load_kv(t + S - 1);
+        cp_async_commit();
+        const int st = (t - t_begin) % S;
+        const floatX *cK = sK + st * BN * LD, *cV = sV + st * BN * LD;
+
+        const int k0 = t * BN;
+        if (w_rows && k0 < wkend && k0 + BN > wkbeg) { // warp-uniform
+            // S = Q K^T: 16 MT rows x BN keys per warp; each K fragment feeds MT row tiles.
+            float s[MT][BN / 8][4];
+#pragma unroll
+            for (int mt = 0; mt < MT; mt++)
+#pragma unroll
+                for (int nt = 0; nt < BN / 8; nt++) s[mt][nt][0] = s[mt][nt][1] = s[mt][nt][2] = s[mt][nt][3] = 0.0f;
+#pragma unroll
+            for (int kk = 0; kk < D / 16; kk++)
+#pragma unroll
+                for (int np = 0; np < BN / 16; np++) {
+                    uint32_t kf[4];
+                    ldmatrix_x4(kf, bt_frag_addr(cK, LD, np * 16, kk * 16));
+                    const uint32_t b0[2] = {kf[0], kf[1]}, b1[2] = {kf[2], kf[3]};
+#pragma unroll
+                    for (int mt = 0; mt < MT; mt++) {
+                        mma_bf16_16816(s[mt][2 * np], qf[mt][kk], b0);
+                        mma_bf16_16816(s[mt][2 * np + 1], qf[mt][kk], b1);
+                    }
+                }
+            // Mask only tiles that cross the key set's edges (for this warp's rows).
+            const bool full = keys.all_valid(w0, w0 + 16 * MT, k0, k0 + BN) && k0 + BN <= kend;
+            if (!full) {
+#pragma unroll
+                for (int mt = 0; mt < MT; mt++)
+#pragma unroll
+                    for (int nt = 0; nt < BN / 8; nt++)
+#pragma unroll
+                        for (int e = 0; e < 4; e++) {
+                            const int j = k0 + nt * 8 + 2 * tq + (e & 1), i = w0 + mt * 16 + g + 8 * (e >> 1);
+                            if (!(j < kend && keys.valid(i, j))) s[mt][nt][e] = -INFINITY;
+                        }
+            }
+            // Online softmax, per row, in log2 units: the max is taken on the raw logits (scale > 0) and the
+            // scale folded into the exponent, p = 2^(s scale - m), one FMA. A row with no valid key yet keeps
+            // m = -inf and contributes nothing.
+#pragma unroll
+            for (int mt = 0; mt < MT; mt++)
+#pragma unroll
+                for (int r = 0; r < 2; r++) {
+                    float mx = -INFINITY;
+#pragma unroll
+                    for (int nt = 0; nt < BN / 8; nt++) mx = fmaxf(mx, fmaxf(s[mt][nt][2 * r], s[mt][nt][2 * r + 1]));
+                    const float m_new = fmaxf(m_r[mt][r], quad_max(mx) * scale_log2);
+                    const float m_use = m_new == -INFINITY ? 0.0f : m_new;
+                    const float rescale = exp2_approx(m_r[mt][r] - m_use);
+                    m_r[mt][r] = m_new;
+                    float sum = 0.0f;
+#pragma unroll
+                    for (int nt = 0; nt < BN / 8; nt++)
+#pragma unroll
+                        for (int e = 2 * r; e < 2 * r + 2; e++) {
+                            s[mt][nt][e] = exp2_approx(fmaf(s[mt][nt][e], scale_log2, -m_use));
+                            sum += s[mt][nt][e];
+                        }
+                    l_r[mt][r] = l_r[mt][r] * rescale + sum;
+#pragma unroll
+                    for (int nt = 0; nt < D / 8; nt++) o[mt][nt][2 * r] *= rescale, o[mt][nt][2 * r + 1] *= rescale;
+                }
+            // O += P V, P from the S accumulators (bf16), V via ldmatrix.trans, each fragment for MT row tiles.
+#pragma unroll
+            for (int kk = 0; kk < BN / 16; kk++) {
+                uint32_t pa[MT][4];
+#pragma unroll
+                for (int mt = 0; mt < MT; mt++) pack_a_frag(pa[mt], s[mt][2 * kk], s[mt][2 * kk + 1]);
+#pragma unroll
+                for (int dp = 0; dp < D / 16; dp++) {
+                    uint32_t vf[4];
+                    ldmatrix_x4_trans(vf, b_frag_addr_trans(cV, LD, kk * 16, dp * 16));
+                    const uint32_t b0[2] = {vf[0], vf[1]}, b1[2] = {vf[2], vf[3]};
+#pragma unroll
+                    for (int mt = 0; mt < MT; mt++) {
+                        mma_bf16_16816(o[mt][2 * dp], pa[mt], b0);
+                        mma_bf16_16816(o[mt][2 * dp + 1], pa[mt], b1);
+                    }
+                }
+            }
+        }
     }
 
 #pragma unroll
-    for (int r = 0; r < 2; r++) {
-        const float l = quad_sum(l_r[r]);
-        const int i = row_i[r];
-        if (i >= T) continue;
-        const float inv = l > 0.0f ? 1.0f / l : 0.0f;
-        floatX *orow = out + ((size_t)b * T + i) * q_stride + (size_t)h * D;
+    for (int mt = 0; mt < MT; mt++)
 #pragma unroll
-        for (int nt = 0; nt < D / 8; nt++) {
-            __nv_bfloat162 pair = __floats2bfloat162_rn(o[nt][2 * r] * inv, o[nt][2 * r + 1] * inv);
-            *reinterpret_cast<__nv_bfloat162 *>(orow + nt * 8 + 2 * tq) = pair;
+        for (int r = 0; r < 2; r++) {
+            const float l = quad_sum(l_r[mt][r]);
+            const int i = w0 + mt * 16 + g + 8 * r;
+            if (i >= T) continue;
+            const float inv = l > 0.0f ? 1.0f / l : 0.0f;
+            floatX *orow = out + ((size_t)b * T + i) * q_stride + (size_t)h * D;
+#pragma unroll
+            for (int nt = 0; nt < D / 8; nt++) {
+                __nv_bfloat162 pair = __floats2bfloat162_rn(o[mt][nt][2 * r] * inv, o[mt][nt][2 * r + 1] * inv);
+                *reinterpret_cast<__nv_bfloat162 *>(orow + nt * 8 + 2 * tq) = pair;
+            }
+            if (tq == 0) lse[((size_t)b * n_h + h) * T + i] = (m_r[mt][r] + log2f(l)) * kLn2;
         }
-        if (tq == 0) lse[((size_t)b * n_h + h) * T + i] = (m_r[r] + log2f(l)) * kLn2;
-    }
 }
 
-// dQ. Grid (query tiles, n_h, B), 4 warps; dynamic smem: Q, dO tiles, double-buffered K, V tiles.
-template <int D, class Keys>
-__global__ void __launch_bounds__(kWarps * 32)
+// dQ. Grid (query tiles, n_h, B), Cfg::kWarps warps. Dynamic smem: Q, dO tiles, Cfg::kStages stages of K, V
+// tiles.
+template <int D, class Cfg, class Keys>
+__global__ void __launch_bounds__(Cfg::kThreads, Cfg::kMinBlocks)
     attn_bwd_dq_mma_kernel(floatX *dq, const floatX *dout, const floatX *q, const floatX *k, const floatX *v,
-                           const float *lse, const float *delta, int T, int n_h, int n_kv, Keys keys, float scale_log2,
-                           float scale, int reverse) {
+                           const float *lse, const float *delta, int T, int n_h, int n_kv,
+                           const __grid_constant__ Keys keys, float scale_log2, float scale, int reverse) {
+    constexpr int BM = Cfg::kOwn, BN = Cfg::kStream, MT = Cfg::kMT, NT = Cfg::kThreads, S = Cfg::kStages;
     constexpr int LD = D + kPad;
     extern __shared__ __align__(16) unsigned char attn_smem[];
-    floatX *sQ = (floatX *)attn_smem;
-    floatX *sdO = sQ + kBM * LD;
-    floatX *sK = sdO + kBM * LD; // [2][kBN * LD]
-    floatX *sV = sK + 2 * kBN * LD;
+    floatX *sQ = (floatX *)attn_smem; // [BM][LD]
+    floatX *sdO = sQ + BM * LD;       // [BM][LD]
+    floatX *sK = sdO + BM * LD;       // [S][BN][LD]
+    floatX *sV = sK + S * BN * LD;    // [S][BN][LD]
 
     const int warp = threadIdx.x / 32, lane = threadIdx.x % 32, g = lane >> 2, tq = lane & 3;
     const int qt = reverse ? gridDim.x - 1 - blockIdx.x : blockIdx.x;
     const int h = blockIdx.y, b = blockIdx.z, kvh = h / (n_h / n_kv);
-    const int q0 = qt * kBM;
+    const int q0 = qt * BM, w0 = q0 + warp * 16 * MT;
     const size_t q_stride = (size_t)n_h * D, kv_stride = (size_t)n_kv * D;
     const floatX *qb = q + (size_t)b * T * q_stride + (size_t)h * D;
     const floatX *dob = dout + (size_t)b * T * q_stride + (size_t)h * D;
     const floatX *kb = k + (size_t)b * T * kv_stride + (size_t)kvh * D;
     const floatX *vb = v + (size_t)b * T * kv_stride + (size_t)kvh * D;
-    const int kbeg = keys.key_begin(q0), kend = keys.key_end(q0 + kBM);
-    const int t_begin = kbeg / kBN, t_end = kend > kbeg ? (kend + kBN - 1) / kBN : t_begin;
+    const int kbeg = keys.key_begin(q0), kend = keys.key_end(q0 + BM);
+    const int t_begin = kbeg / BN, t_end = kend > kbeg ? (kend + BN - 1) / BN : t_begin;
+    const bool w_rows = w0 < T;
+    const int wkbeg = keys.key_begin(w0), wkend = keys.key_end(min(w0 + 16 * MT, T));
     auto krow = [&](int j) { return keys.key_row(j); };
+    auto load_kv = [&](int t) { // key tile t into its stage
+        const int st = (t - t_begin) % S;
+        load_tile_async<D, BN, NT>(sK + st * BN * LD, kb, kv_stride, t * BN, kend, krow);
+        load_tile_async<D, BN, NT>(sV + st * BN * LD, vb, kv_stride, t * BN, kend, krow);
+    };
 
-    load_tile_async<D, kBM>(sQ, qb, q_stride, q0, T, [](int i) { return i; });
-    load_tile_async<D, kBM>(sdO, dob, q_stride, q0, T, [](int i) { return i; });
-    if (t_begin < t_end) {
-        load_tile_async<D, kBN>(sK, kb, kv_stride, t_begin * kBN, kend, krow);
-        load_tile_async<D, kBN>(sV, vb, kv_stride, t_begin * kBN, kend, krow);
+    // Pipeline as in the forward; Q and dO ride with the first key tile.
+    load_tile_async<D, BM, NT>(sQ, qb, q_stride, q0, T, [](int i) { return i; });
+    load_tile_async<D, BM, NT>(sdO, dob, q_stride, q0, T, [](int i) { return i; });
+#pragma unroll
+    for (int st = 0; st < S - 1; st++) {
+        if (t_begin + st < t_end) load_kv(t_begin + st);
+        cp_async_commit();
     }
-    cp_async_commit();
-    cp_async_wait<0>();
+    cp_async_wait<S - 2>();
     __syncthreads();
 
-    uint32_t qf[D / 16][4], dof[D / 16][4];
+    // The A fragments of this warp's Q and dO rows, held in registers; under a 128-register budget
+    // (MIN_BLOCKS) the dO ones are re-read from shared memory for every 16-key chunk instead (4 more ldmatrix
+    // to the chunk's 12): holding them there spills.
+    constexpr bool kHoldDO = 65536 / (NT * Cfg::kMinBlocks) > 128;
+    static_assert(kHoldDO || MT == 1, "a 128-register budget fits one row tile per warp");
+    uint32_t qf[MT][D / 16][4], dof[MT][D / 16][4];
+    load_a_frags<MT, D, LD>(qf, sQ, w0 - q0);
+    load_a_frags<MT, D, LD>(dof, sdO, w0 - q0);
+    float lse2[MT][2], dlt[MT][2];
+    float dqa[MT][D / 8][4];
 #pragma unroll
-    for (int kk = 0; kk < D / 16; kk++) {
-        ldmatrix_x4(qf[kk], a_frag_addr(sQ, LD, warp * 16, kk * 16));
-        ldmatrix_x4(dof[kk], a_frag_addr(sdO, LD, warp * 16, kk * 16));
-    }
-    const int row_i[2] = {q0 + warp * 16 + g, q0 + warp * 16 + g + 8};
-    float lse2[2], dlt[2];
-    float dqa[D / 8][4];
+    for (int mt = 0; mt < MT; mt++)
 #pragma unroll
-    for (int nt = 0; nt < D / 8; nt++) dqa[nt][0] = dqa[nt][1] = dqa[nt][2] = dqa[nt][3] = 0.0f;
+        for (int nt = 0; nt < D / 8; nt++) dqa[mt][nt][0] = dqa[mt][nt][1] = dqa[mt][nt][2] = dqa[mt][nt][3] = 0.0f;
 #pragma unroll
-    for (int r = 0; r < 2; r++) {
-        const int i = row_i[r];
-        const bool ok = i < T;
-        lse2[r] = ok ? lse[((size_t)b * n_h + h) * T + i] * kLog2e : 0.0f;
-        dlt[r] = ok ? delta[((size_t)b * n_h + h) * T + i] : 0.0f;
-        if (Keys::kSelfSeed) {
-            // Self term: dq_i += dl_self k_i (the scale is applied once at the end).
-            const floatX *ki = kb + (size_t)(ok ? i : 0) * kv_stride, *vi = vb + (size_t)(ok ? i : 0) * kv_stride;
-            const float l2 = quad_sum(frag_row_dot<D>(qf, r, ki)) * scale_log2;
-            const float dp = quad_sum(frag_row_dot<D>(dof, r, vi));
-            const float p = ok ? exp2f(l2 - lse2[r]) : 0.0f;
-            const float dl = p * (dp - dlt[r]);
+    for (int mt = 0; mt < MT; mt++)
 #pragma unroll
-            for (int nt = 0; nt < D / 8; nt++) {
-                const int col = nt * 8 + 2 * tq;
-                dqa[nt][2 * r] += dl * bf2f(ki[col]);
-                dqa[nt][2 * r + 1] += dl * bf2f(ki[col + 1]);
+        for (int r = 0; r < 2; r++) {
+            const int i = w0 + mt * 16 + g + 8 * r;
+            const bool ok = i < T;
+            lse2[mt][r] = ok ? lse[((size_t)b * n_h + h) * T + i] * kLog2e : 0.0f;
+            dlt[mt][r] = ok ? delta[((size_t)b * n_h + h) * T + i] : 0.0f;
+            if (Keys::kSelfSeed) {
+                // Self term: dq_i += dl_self k_i (the scale is applied once at the end).
+                const floatX *ki = kb + (size_t)(ok ? i : 0) * kv_stride;
+                const floatX *vi = vb + (size_t)(ok ? i : 0) * kv_stride;
+                const float l2 = quad_sum(frag_row_dot<D>(qf[mt], r, ki)) * scale_log2;
+                const float dp = quad_sum(frag_row_dot<D>(dof[mt], r, vi));
+                const float p = ok ? exp2f(l2 - lse2[mt][r]) : 0.0f;
+                const float dl = p * (dp - dlt[mt][r]);
+#pragma unroll
+                for (int nt = 0; nt < D / 8; nt++) {
+                    const int col = nt * 8 + 2 * tq;
+                    dqa[mt][nt][2 * r] += dl * bf2f(ki[col]);
+                    dqa[mt][nt][2 * r + 1] += dl * bf2f(ki[col + 1]);
+                }
             }
         }
-    }
 
     for (int t = t_begin; t < t_end; t++) {
-        const int buf = (t - t_begin) & 1;
-        floatX *cK = sK + buf * kBN * LD, *cV = sV + buf * kBN * LD;
-        if (t + 1 < t_end) {
-            load_tile_async<D, kBN>(sK + (buf ^ 1) * kBN * LD, kb, kv_stride, (t + 1) * kBN, kend, krow);
-            load_tile_async<D, kBN>(sV + (buf ^ 1) * kBN * LD, vb, kv_stride, (t + 1) * kBN, kend, krow);
-        }
-        cp_async_commit();
-
-        float s[kBN / 8][4], dp[kBN / 8][4];
-#pragma unroll
-        for (int nt = 0; nt < kBN / 8; nt++)
-#pragma unroll
-            for (int e = 0; e < 4; e++) s[nt][e] = dp[nt][e] = 0.0f;
-#pragma unroll
-        for (int kk = 0; kk < D / 16; kk++)
-#pragma unroll
-            for (int np = 0; np < kBN / 16; np++) {
-                uint32_t kf[4], vf[4];
-                ldmatrix_x4(kf, bt_frag_addr(cK, LD, np * 16, kk * 16));
-                ldmatrix_x4(vf, bt_frag_addr(cV, LD, np * 16, kk * 16));
-                const uint32_t k0f[2] = {kf[0], kf[1]}, k1f[2] = {kf[2], kf[3]};
-                const uint32_t v0f[2] = {vf[0], vf[1]}, v1f[2] = {vf[2], vf[3]};
-                mma_bf16_16816(s[2 * np], qf[kk], k0f);
-                mma_bf16_16816(s[2 * np + 1], qf[kk], k1f);
-                mma_bf16_16816(dp[2 * np], dof[kk], v0f);
-                mma_bf16_16816(dp[2 * np + 1], dof[kk], v1f);
-            }
-        const int k0 = t * kBN;
-        const bool full = keys.all_valid(q0, q0 + kBM, k0, k0 + kBN) && k0 + kBN <= kend && q0 + kBM <= T;
-        // dS = P (dP - Delta), P = exp(S scale - lse) recomputed; masked pairs get P = 0.
-#pragma unroll
-        for (int nt = 0; nt < kBN / 8; nt++)
-#pragma unroll
-            for (int e = 0; e < 4; e++) {
-                const int r = e >> 1;
-                float p = exp2f(s[nt][e] * scale_log2 - lse2[r]);
-                if (!full) {
-                    const int j = k0 + nt * 8 + 2 * tq + (e & 1), i = row_i[r];
-                    if (!(i < T && j < kend && keys.valid(i, j))) p = 0.0f;
-                }
-                s[nt][e] = p * (dp[nt][e] - dlt[r]);
-            }
-        // dQ += dS K: dS packed as the A operand, K (rows = keys = k) via ldmatrix.trans.
-#pragma unroll
-        for (int kk = 0; kk < kBN / 16; kk++) {
-            const uint32_t da[4] = {pack_bf16(s[2 * kk][0], s[2 * kk][1]), pack_bf16(s[2 * kk][2], s[2 * kk][3]),
-                                    pack_bf16(s[2 * kk + 1][0], s[2 * kk + 1][1]),
-                                    pack_bf16(s[2 * kk + 1][2], s[2 * kk + 1][3])};
-#pragma unroll
-            for (int dpi = 0; dpi < D / 16; dpi++) {
-                uint32_t kf[4];
-                ldmatrix_x4_trans(kf, b_frag_addr_trans(cK, LD, kk * 16, dpi * 16));
-                const uint32_t b0[2] = {kf[0], kf[1]}, b1[2] = {kf[2], kf[3]};
-                mma_bf16_16816(dqa[2 * dpi], da, b0);
-                mma_bf16_16816(dqa[2 * dpi + 1], da, b1);
-            }
-        }
-        cp_async_wait<0>();
+        cp_async_wait<S - 2>();
         __syncthreads();
+        if (t + S - 1 < t_end) load_kv(t + S - 1);
+        cp_async_commit();
+        const int st = (t - t_begin) % S;
+        const floatX *cK = sK + st * BN * LD, *cV = sV + st * BN * LD;
+
+        const int k0 = t * BN;
+        if (w_rows && k0 < wkend && k0 + BN > wkbeg) { // warp-uniform
+            // Rows past T are masked too: their lse is a stand-in 0, so P could overflow.
+            const bool full =
+                keys.all_valid(w0, w0 + 16 * MT, k0, k0 + BN) && k0 + BN <= kend && w0 + 16 * MT <= T;
+            // 16 keys at a time: S, dP for them, dS = P (dP - Delta), then dQ += dS K with dS as the A operand
+            // of exactly one k-step. Not unrolled: unrolled, ptxas hoists the next chunk's loads and needs
+            // ~10-25 more registers, which costs a block per SM (see DqTiles), and is no faster on the H200
+            // even with that block given (64x64 at 2 and 3 blocks per SM, unrolled 2x and 4x: within 1%).
+#pragma unroll 1
+            for (int c = 0; c < BN / 16; c++) {
+                if (!kHoldDO) load_a_frags<MT, D, LD>(dof, sdO, w0 - q0);
+                float s[MT][2][4], dp[MT][2][4];
+#pragma unroll
+                for (int mt = 0; mt < MT; mt++)
+#pragma unroll
+                    for (int n = 0; n < 2; n++)
+#pragma unroll
+                        for (int e = 0; e < 4; e++) s[mt][n][e] = dp[mt][n][e] = 0.0f;
+#pragma unroll
+                for (int kk = 0; kk < D / 16; kk++) {
+                    uint32_t kf[4], vf[4];
+                    ldmatrix_x4(kf, bt_frag_addr(cK, LD, c * 16, kk * 16));
+                    ldmatrix_x4(vf, bt_frag_addr(cV, LD, c * 16, kk * 16));
+                    const uint32_t k0f[2] = {kf[0], kf[1]}, k1f[2] = {kf[2], kf[3]};
+                    const uint32_t v0f[2] = {vf[0], vf[1]}, v1f[2] = {vf[2], vf[3]};
+#pragma unroll
+                    for (int mt = 0; mt < MT; mt++) {
+                        mma_bf16_16816(s[mt][0], qf[mt][kk], k0f);
+                        mma_bf16_16816(s[mt][1], qf[mt][kk], k1f);
+                        mma_bf16_16816(dp[mt][0], dof[mt][kk], v0f);
+                        mma_bf16_16816(dp[mt][1], dof[mt][kk], v1f);
+                    }
+                }
+                // P, then the mask in one branch around the whole chunk (a test per element compiled to a
+                // branch and a reconvergence per element, 3 instructions each even when nothing is masked),
+                // then dS.
+#pragma unroll
+                for (int mt = 0; mt < MT; mt++)
+#pragma unroll
+                    for (int n = 0; n < 2; n++)
+#pragma unroll
+                        for (int e = 0; e < 4; e++)
+                            s[mt][n][e] = exp2_approx(fmaf(s[mt][n][e], scale_log2, -lse2[mt][e >> 1]));
+                if (!full) {
+#pragma unroll
+                    for (int mt = 0; mt < MT; mt++)
+#pragma unroll
+                        for (int n = 0; n < 2; n++)
+#pragma unroll
+                            for (int e = 0; e < 4; e++) {
+                                const int j = k0 + c * 16 + n * 8 + 2 * tq + (e & 1);
+                                const int i = w0 + mt * 16 + g + 8 * (e >> 1);
+                                s[mt][n][e] = i < T && j < kend && keys.valid(i, j) ? s[mt][n][e] : 0.0f;
+                            }
+                }
+                uint32_t da[MT][4];
+#pragma unroll
+                for (int mt = 0; mt < MT; mt++) {
+#pragma unroll
+                    for (int n = 0; n < 2; n++)
+#pragma unroll
+                        for (int e = 0; e < 4; e++) s[mt][n][e] *= dp[mt][n][e] - dlt[mt][e >> 1];
+                    pack_a_frag(da[mt], s[mt][0], s[mt][1]);
+                }
+                // dQ += dS K: K (rows = keys = k) via ldmatrix.trans.
+#pragma unroll
+                for (int dpi = 0; dpi < D / 16; dpi++) {
+                    uint32_t kf[4];
+                    ldmatrix_x4_trans(kf, b_frag_addr_trans(cK, LD, c * 16, dpi * 16));
+                    const uint32_t b0[2] = {kf[0], kf[1]}, b1[2] = {kf[2], kf[3]};
+#pragma unroll
+                    for (int mt = 0; mt < MT; mt++) {
+                        mma_bf16_16816(dqa[mt][2 * dpi], da[mt], b0);
+                        mma_bf16_16816(dqa[mt][2 * dpi + 1], da[mt], b1);
+                    }
+                }
+            }
+        }
     }
 
 #pragma unroll
-    for (int r = 0; r < 2; r++) {
-        const int i = row_i[r];
-        if (i >= T) continue;
-        floatX *row = dq + ((size_t)b * T + i) * q_stride + (size_t)h * D;
+    for (int mt = 0; mt < MT; mt++)
 #pragma unroll
-        for (int nt = 0; nt < D / 8; nt++)
-            *reinterpret_cast<__nv_bfloat162 *>(row + nt * 8 + 2 * tq) =
-                __floats2bfloat162_rn(dqa[nt][2 * r] * scale, dqa[nt][2 * r + 1] * scale);
-    }
+        for (int r = 0; r < 2; r++) {
+            const int i = w0 + mt * 16 + g + 8 * r;
+            if (i >= T) continue;
+            floatX *row = dq + ((size_t)b * T + i) * q_stride + (size_t)h * D;
+#pragma unroll
+            for (int nt = 0; nt < D / 8; nt++)
+                *reinterpret_cast<__nv_bfloat162 *>(row + nt * 8 + 2 * tq) =
+                    __floats2bfloat162_rn(dqa[mt][nt][2 * r] * scale, dqa[mt][nt][2 * r + 1] * scale);
+        }
 }
 
-// dK, dV for the compact keys. Grid (key tiles, n_kv, B), 4 warps x 16 keys; loops over the heads of the GQA
-// group and the query tiles that can see the key tile. Dynamic smem: K, V tiles; double-buffered Q, dO tiles
-// with their lse (log2 units) and Delta.
-template <int D, class Keys>
-__global__ void __launch_bounds__(kWarps * 32)
+// dK, dV for the compact keys. Grid (key tiles, n_kv, B), Cfg::kWarps warps of 16 MT keys; loops over the
+// heads of the GQA group and the query tiles that can see the key tile. Dynamic smem: K, V tiles;
+// Cfg::kStages stages of Q, dO tiles with their lse and Delta (cp.async as well: a plain load would stall the
+// warps that store it to shared memory for a global-memory latency every iteration).
+template <int D, class Cfg, class Keys>
+__global__ void __launch_bounds__(Cfg::kThreads, Cfg::kMinBlocks)
     attn_bwd_dkdv_mma_kernel(floatX *dk, floatX *dv, const floatX *dout, const floatX *q, const floatX *k,
                              const floatX *v, const float *lse, const float *delta, int T, int n_h, int n_kv,
-                             Keys keys, float scale_log2, float scale) {
+                             const __grid_constant__ Keys keys, float scale_log2, float scale, int q_chunk,
+                             float *part) {
+    constexpr int BN = Cfg::kOwn, BM = Cfg::kStream, MT = Cfg::kMT, NT = Cfg::kThreads, S = Cfg::kStages;
     constexpr int LD = D + kPad;
     extern __shared__ __align__(16) unsigned char attn_smem[];
-    floatX *sK = (floatX *)attn_smem;
-    floatX *sV = sK + kBN * LD;
-    floatX *sQ = sV + kBN * LD;      // [2][kBM * LD]
-    floatX *sdO = sQ + 2 * kBM * LD; // [2][kBM * LD]
-    float *sL = (float *)(sdO + 2 * kBM * LD); // [2][kBM]
-    float *sD = sL + 2 * kBM;                  // [2][kBM]
+    floatX *sK = (floatX *)attn_smem;          // [BN][LD]
+    floatX *sV = sK + BN * LD;                 // [BN][LD]
+    floatX *sQ = sV + BN * LD;                 // [S][BM][LD]
+    floatX *sdO = sQ + S * BM * LD;            // [S][BM][LD]
+    float *sL = (float *)(sdO + S * BM * LD); // [S][BM] lse (natural log)
+    float *sD = sL + S * BM;                   // [S][BM]
 
     const int warp = threadIdx.x / 32, lane = threadIdx.x % 32, g = lane >> 2, tq = lane & 3;
-    const int kvh = blockIdx.y, b = blockIdx.z, group = n_h / n_kv;
+    // Split (part != NULL): blockIdx.y = kv head + n_kv x split, and the block takes only the queries of
+    // [split q_chunk, (split + 1) q_chunk) (a multiple of BM: whole query tiles), storing fp32 partial sums
+    // for attn_dkdv_reduce_kernel; see dkdv_split.
+    const int kvh = blockIdx.y % n_kv, split = blockIdx.y / n_kv, b = blockIdx.z, group = n_h / n_kv;
     const int n_keys = keys.n_keys();
-    const int k0 = blockIdx.x * kBN, k1 = min(k0 + kBN, n_keys);
+    const int k0 = blockIdx.x * BN, k1 = min(k0 + BN, n_keys);
+    const int w0 = k0 + warp * 16 * MT; // this warp's keys [w0, w0 + 16 MT)
     const size_t q_stride = (size_t)n_h * D, kv_stride = (size_t)n_kv * D;
     const floatX *kb = k + (size_t)b * T * kv_stride + (size_t)kvh * D;
     const floatX *vb = v + (size_t)b * T * kv_stride + (size_t)kvh * D;
-    const int qbeg = keys.query_begin(k0), qend = min(T, keys.query_end(k1));
-    const int qt_begin = qbeg / kBM, qt_end = qend > qbeg ? (qend + kBM - 1) / kBM : qt_begin;
-    const int n_qt = qt_end - qt_begin, n_iter = group * n_qt;
+    int qbeg = keys.query_begin(k0), qend = min(T, keys.query_end(k1));
+    if (part) qbeg = max(qbeg, split * q_chunk), qend = min(qend, (split + 1) * q_chunk);
+    if (part && qend <= qbeg) return; // no pair in this split: attn_dkdv_reduce_kernel skips it (same test)
+    const int qt_begin = qbeg / BM, qt_end = qend > qbeg ? (qend + BM - 1) / BM : qt_begin;
+    const int n_iter = group * (qt_end - qt_begin);
+    // The queries that can see this warp's keys (none when its keys start past n_keys): tiles outside are
+    // skipped.
+    const bool w_keys = w0 < n_keys;
+    const int wqbeg = keys.query_begin(w0), wqend = w_keys ? min(T, keys.query_end(min(w0 + 16 * MT, n_keys))) : 0;
     auto krow = [&](int j) { return keys.key_row(j); };
     auto ident = [](int i) { return i; };
 
-    // One iteration = (head of the group, query tile): its Q, dO tiles and per-query statistics.
-    auto load_iter = [&](int it, int buf) {
-        const int h = kvh * group + it / n_qt, q0 = (qt_begin + it % n_qt) * kBM;
+    // One iteration = (head of the group, query tile), query tiles inner. The loads run S - 1 iterations ahead
+    // of the compute; each side steps its own position (a division by the tile count per iteration cost
+    // registers that the 128-register shapes do not have).
+    int ld_hh = 0, ld_qt = qt_begin; // the next iteration to load
+    auto load_next = [&](int it) {   // ... which is iteration it: its Q, dO tiles and statistics into its stage
+        const int buf = it % S;
+        const int h = kvh * group + ld_hh, q0 = ld_qt * BM;
+        if (++ld_qt == qt_end) ld_qt = qt_begin, ld_hh++;
         const floatX *qb = q + (size_t)b * T * q_stride + (size_t)h * D;
         const floatX *dob = dout + (size_t)b * T * q_stride + (size_t)h * D;
-        load_tile_async<D, kBM>(sQ + buf * kBM * LD, qb, q_stride, q0, T, ident);
-        load_tile_async<D, kBM>(sdO + buf * kBM * LD, dob, q_stride, q0, T, ident);
-        for (int c = threadIdx.x; c < kBM; c += blockDim.x) {
+        load_tile_async<D, BM, NT>(sQ + buf * BM * LD, qb, q_stride, q0, T, ident);
+        load_tile_async<D, BM, NT>(sdO + buf * BM * LD, dob, q_stride, q0, T, ident);
+        const size_t stat = ((size_t)b * n_h + h) * T;
+        for (int c = threadIdx.x; c < BM; c += NT) {
             const int i = q0 + c;
-            const bool ok = i < T;
-            sL[buf * kBM + c] = ok ? lse[((size_t)b * n_h + h) * T + i] * kLog2e : 0.0f;
-            sD[buf * kBM + c] = ok ? delta[((size_t)b * n_h + h) * T + i] : 0.0f;
+            const bool ok = i < T; // zero-filled past T (those queries are masked)
+            cp_async<4>(sL + buf * BM + c, lse + stat + (ok ? i : 0), ok);
+            cp_async<4>(sD + buf * BM + c, delta + stat + (ok ? i : 0), ok);
         }
     };
 
-    load_tile_async<D, kBN>(sK, kb, kv_stride, k0, k1, krow);
-    load_tile_async<D, kBN>(sV, vb, kv_stride, k0, k1, krow);
-    if (n_iter > 0) load_iter(0, 0);
-    cp_async_commit();
-    cp_async_wait<0>();
+    // Pipeline as in the forward, over iterations; K and V ride with the first.
+    load_tile_async<D, BN, NT>(sK, kb, kv_stride, k0, k1, krow);
+    load_tile_async<D, BN, NT>(sV, vb, kv_stride, k0, k1, krow);
+#pragma unroll
+    for (int st = 0; st < S - 1; st++) {
+        if (st < n_iter) load_next(st);
+        cp_async_commit();
+    }
+    cp_async_wait<S - 2>();
     __syncthreads();
 
-    uint32_t kf[D / 16][4], vf[D / 16][4];
+    // The A fragments of this warp's K and V rows, held in registers where they fit: with two row tiles per
+    // warp the V ones, under a 128-register budget both, are re-read from shared memory for every 16-query
+    // chunk instead (4 MT more ldmatrix each to the chunk's 16 MT); holding them there spills.
+    constexpr bool kBudget128 = 65536 / (NT * Cfg::kMinBlocks) <= 128;
+    constexpr bool kHoldK = !kBudget128, kHoldV = !kBudget128 && MT == 1;
+    uint32_t kf[MT][D / 16][4], vf[MT][D / 16][4];
+    if (kHoldK) load_a_frags<MT, D, LD>(kf, sK, w0 - k0);
+    if (kHoldV) load_a_frags<MT, D, LD>(vf, sV, w0 - k0);
+    float dka[MT][D / 8][4], dva[MT][D / 8][4];
 #pragma unroll
-    for (int kk = 0; kk < D / 16; kk++) {
-        ldmatrix_x4(kf[kk], a_frag_addr(sK, LD, warp * 16, kk * 16));
-        ldmatrix_x4(vf[kk], a_frag_addr(sV, LD, warp * 16, kk * 16));
-    }
-    const int key_j[2] = {k0 + warp * 16 + g, k0 + warp * 16 + g + 8};
-    float dka[D / 8][4], dva[D / 8][4];
+    for (int mt = 0; mt < MT; mt++)
 #pragma unroll
-    for (int nt = 0; nt < D / 8; nt++)
+        for (int nt = 0; nt < D / 8; nt++)
 #pragma unroll
-        for (int e = 0; e < 4; e++) dka[nt][e] = dva[nt][e] = 0.0f;
+            for (int e = 0; e < 4; e++) dka[mt][nt][e] = dva[mt][nt][e] = 0.0f;
 
-    for (int it = 0; it < n_iter; it++) {
-        const int buf = it & 1;
-        const int q0 = (qt_begin + it % n_qt) * kBM;
-        const floatX *cQ = sQ + buf * kBM * LD, *cdO = sdO + buf * kBM * LD;
-        const float *cL = sL + buf * kBM, *cD = sD + buf * kBM;
-        if (it + 1 < n_iter) load_iter(it + 1, buf ^ 1);
+    for (int it = 0, qt = qt_begin; it < n_iter; it++, qt = qt + 1 == qt_end ? qt_begin : qt + 1) {
+        cp_async_wait<S - 2>();
+        __syncthreads();
+        if (it + S - 1 < n_iter) load_next(it + S - 1);
         cp_async_commit();
+        const int buf = it % S;
+        const int q0 = qt * BM;
+        const floatX *cQ = sQ + buf * BM * LD, *cdO = sdO + buf * BM * LD;
+        const float *cL = sL + buf * BM, *cD = sD + buf * BM;
 
-        // S^T = K Q^T and dP^T = V dO^T: 16 keys x 64 queries per warp.
-        float st[kBM / 8][4], dpt[kBM / 8][4];
+        if (w_keys && q0 < wqend && q0 + BM > wqbeg) { // warp-uniform
+            // Queries past T are masked too: their Q, dO rows are zeros but dS must not be NaN. (Keys past
+            // n_keys need no test: a valid pair with a query before T has a key before n_keys.)
+            const bool full = keys.all_valid(q0, q0 + BM, w0, w0 + 16 * MT) && q0 + BM <= T;
+            // 16 queries at a time: S^T = K Q^T and dP^T = V dO^T for them (16 MT keys x 16 queries per
+            // warp), P^T and dS^T, then dV += P^T dO and dK += dS^T Q with those as the A operands of one k-step.
+#pragma unroll 1 // as in the dq kernel
+            for (int c = 0; c < BM / 16; c++) {
+                if (!kHoldK) load_a_frags<MT, D, LD>(kf, sK, w0 - k0);
+                if (!kHoldV) load_a_frags<MT, D, LD>(vf, sV, w0 - k0);
+                float st[MT][2][4], dpt[MT][2][4];
 #pragma unroll
-        for (int nt = 0; nt < kBM / 8; nt++)
+                for (int mt = 0; mt < MT; mt++)
 #pragma unroll
-            for (int e = 0; e < 4; e++) st[nt][e] = dpt[nt][e] = 0.0f;
+                    for (int n = 0; n < 2; n++)
 #pragma unroll
-        for (int kk = 0; kk < D / 16; kk++)
+                        for (int e = 0; e < 4; e++) st[mt][n][e] = dpt[mt][n][e] = 0.0f;
 #pragma unroll
-            for (int np = 0; np < kBM / 16; np++) {
-                uint32_t qf4[4], of4[4];
-                ldmatrix_x4(qf4, bt_frag_addr(cQ, LD, np * 16, kk * 16));
-                ldmatrix_x4(of4, bt_frag_addr(cdO, LD, np * 16, kk * 16));
-                const uint32_t q0f[2] = {qf4[0], qf4[1]}, q1f[2] = {qf4[2], qf4[3]};
-                const uint32_t o0f[2] = {of4[0], of4[1]}, o1f[2] = {of4[2], of4[3]};
-                mma_bf16_16816(st[2 * np], kf[kk], q0f);
-                mma_bf16_16816(st[2 * np + 1], kf[kk], q1f);
-                mma_bf16_16816(dpt[2 * np], vf[kk], o0f);
-                mma_bf16_16816(dpt[2 * np + 1], vf[kk], o1f);
-            }
-        const bool full = keys.all_valid(q0, q0 + kBM, k0, k0 + kBN) && k0 + kBN <= n_keys && q0 + kBM <= T;
-        // P^T (kept in st) and dS^T (kept in dpt).
+                for (int kk = 0; kk < D / 16; kk++) {
+                    uint32_t qf4[4], of4[4];
+                    ldmatrix_x4(qf4, bt_frag_addr(cQ, LD, c * 16, kk * 16));
+                    ldmatrix_x4(of4, bt_frag_addr(cdO, LD, c * 16, kk * 16));
+                    const uint32_t q0f[2] = {qf4[0], qf4[1]}, q1f[2] = {qf4[2], qf4[3]};
+                    const uint32_t o0f[2] = {of4[0], of4[1]}, o1f[2] = {of4[2], of4[3]};
 #pragma unroll
-        for (int nt = 0; nt < kBM / 8; nt++)
-#pragma unroll
-            for (int e = 0; e < 4; e++) {
-                const int c = nt * 8 + 2 * tq + (e & 1);
-                float p = exp2f(st[nt][e] * scale_log2 - cL[c]);
-                if (!full) {
-                    const int i = q0 + c, j = key_j[e >> 1];
-                    if (!(i < T && j < n_keys && keys.valid(i, j))) p = 0.0f;
+                    for (int mt = 0; mt < MT; mt++) {
+                        mma_bf16_16816(st[mt][0], kf[mt][kk], q0f);
+                        mma_bf16_16816(st[mt][1], kf[mt][kk], q1f);
+                        mma_bf16_16816(dpt[mt][0], vf[mt][kk], o0f);
+                        mma_bf16_16816(dpt[mt][1], vf[mt][kk], o1f);
+                    }
                 }
-                st[nt][e] = p;
-                dpt[nt][e] = p * (dpt[nt][e] - cD[c]);
-            }
-        // dV += P^T dO and dK += dS^T Q: k = queries, B operands via ldmatrix.trans of the row-major tiles.
+                // The statistics of this thread's 4 query columns c16 + 8 n + 2 tq + (0, 1).
+                float l2[2][2], dl[2][2];
 #pragma unroll
-        for (int kk = 0; kk < kBM / 16; kk++) {
-            const uint32_t pa[4] = {pack_bf16(st[2 * kk][0], st[2 * kk][1]), pack_bf16(st[2 * kk][2], st[2 * kk][3]),
-                                    pack_bf16(st[2 * kk + 1][0], st[2 * kk + 1][1]),
-                                    pack_bf16(st[2 * kk + 1][2], st[2 * kk + 1][3])};
-            const uint32_t da[4] = {pack_bf16(dpt[2 * kk][0], dpt[2 * kk][1]),
-                                    pack_bf16(dpt[2 * kk][2], dpt[2 * kk][3]),
-                                    pack_bf16(dpt[2 * kk + 1][0], dpt[2 * kk + 1][1]),
-                                    pack_bf16(dpt[2 * kk + 1][2], dpt[2 * kk + 1][3])};
+                for (int n = 0; n < 2; n++) {
+                    const float2 lv = *reinterpret_cast<const float2 *>(cL + c * 16 + n * 8 + 2 * tq);
+                    const float2 dv2 = *reinterpret_cast<const float2 *>(cD + c * 16 + n * 8 + 2 * tq);
+                    l2[n][0] = lv.x * kLog2e, l2[n][1] = lv.y * kLog2e;
+                    dl[n][0] = dv2.x, dl[n][1] = dv2.y;
+                }
+                // P^T, the mask in one branch around the chunk (see the dq kernel), then dS^T.
 #pragma unroll
-            for (int dpi = 0; dpi < D / 16; dpi++) {
-                uint32_t of4[4], qf4[4];
-                ldmatrix_x4_trans(of4, b_frag_addr_trans(cdO, LD, kk * 16, dpi * 16));
-                ldmatrix_x4_trans(qf4, b_frag_addr_trans(cQ, LD, kk * 16, dpi * 16));
-                const uint32_t o0f[2] = {of4[0], of4[1]}, o1f[2] = {of4[2], of4[3]};
-                const uint32_t q0f[2] = {qf4[0], qf4[1]}, q1f[2] = {qf4[2], qf4[3]};
-                mma_bf16_16816(dva[2 * dpi], pa, o0f);
-                mma_bf16_16816(dva[2 * dpi + 1], pa, o1f);
-                mma_bf16_16816(dka[2 * dpi], da, q0f);
-                mma_bf16_16816(dka[2 * dpi + 1], da, q1f);
+                for (int mt = 0; mt < MT; mt++)
+#pragma unroll
+                    for (int n = 0; n < 2; n++)
+#pragma unroll
+                        for (int e = 0; e < 4; e++)
+                            st[mt][n][e] = exp2_approx(fmaf(st[mt][n][e], scale_log2, -l2[n][e & 1]));
+                if (!full) {
+#pragma unroll
+                    for (int mt = 0; mt < MT; mt++)
+#pragma unroll
+                        for (int n = 0; n < 2; n++)
+#pragma unroll
+                            for (int e = 0; e < 4; e++) {
+                                const int i = q0 + c * 16 + n * 8 + 2 * tq + (e & 1);
+                                const int j = w0 + mt * 16 + g + 8 * (e >> 1);
+                                st[mt][n][e] = i < T && keys.grad_valid(i, j) ? st[mt][n][e] : 0.0f;
+                            }
+                }
+                uint32_t pa[MT][4], da[MT][4];
+#pragma unroll
+                for (int mt = 0; mt < MT; mt++) {
+#pragma unroll
+                    for (int n = 0; n < 2; n++)
+#pragma unroll
+                        for (int e = 0; e < 4; e++) dpt[mt][n][e] = st[mt][n][e] * (dpt[mt][n][e] - dl[n][e & 1]);
+                    pack_a_frag(pa[mt], st[mt][0], st[mt][1]);
+                    pack_a_frag(da[mt], dpt[mt][0], dpt[mt][1]);
+                }
+                // B operands via ldmatrix.trans of the row-major tiles (k = queries).
+#pragma unroll
+                for (int dpi = 0; dpi < D / 16; dpi++) {
+                    uint32_t of4[4], qf4[4];
+                    ldmatrix_x4_trans(of4, b_frag_addr_trans(cdO, LD, c * 16, dpi * 16));
+                    ldmatrix_x4_trans(qf4, b_frag_addr_trans(cQ, LD, c * 16, dpi * 16));
+                    const uint32_t o0f[2] = {of4[0], of4[1]}, o1f[2] = {of4[2], of4[3]};
+                    const uint32_t q0f[2] = {qf4[0], qf4[1]}, q1f[2] = {qf4[2], qf4[3]};
+#pragma unroll
+                    for (int mt = 0; mt < MT; mt++) {
+                        mma_bf16_16816(dva[mt][2 * dpi], pa[mt], o0f);
+                        mma_bf16_16816(dva[mt][2 * dpi + 1], pa[mt], o1f);
+                        mma_bf16_16816(dka[mt][2 * dpi], da[mt], q0f);
+                        mma_bf16_16816(dka[mt][2 * dpi + 1], da[mt], q1f);
+                    }
+                }
             }
         }
-        cp_async_wait<0>();
-        __syncthreads();
     }
 
-    // Checkpoint rows also have their own query's self term, from every head of the group.
-    if (Keys::kSelfSeed) {
+    if (part) { // fp32 partial sums, [2][n_split][B][n_kv][n_keys][D] (dk, then dv), scaled as below
+        const size_t plane = (size_t)gridDim.z * n_kv * n_keys * D, n_split = gridDim.y / n_kv;
+        float *pk = part + (split * plane) + ((size_t)b * n_kv + kvh) * n_keys * D, *pv = pk + n_split * plane;
+#pragma unroll
+        for (int mt = 0; mt < MT; mt++)
+#pragma unroll
+            for (int r = 0; r < 2; r++) {
+                const int j = w0 + mt * 16 + g + 8 * r;
+                if (j >= n_keys) continue;
+#pragma unroll
+                for (int nt = 0; nt < D / 8; nt++) {
+                    const int col = nt * 8 + 2 * tq;
+                    *reinterpret_cast<float2 *>(pk + (size_t)j * D + col) =
+                        make_float2(dka[mt][nt][2 * r] * scale, dka[mt][nt][2 * r + 1] * scale);
+                    *reinterpret_cast<float2 *>(pv + (size_t)j * D + col) =
+                        make_float2(dva[mt][nt][2 * r], dva[mt][nt][2 * r + 1]);
+                }
+            }
+        return;
+    }
+    // Rounded to bf16 pairs first, so that the address arithmetic below does not need registers on top of
+    // the fp32 accumulators (at a 128-register budget it would spill).
+    uint32_t dkp[MT][D / 8][2], dvp[MT][D / 8][2];
+#pragma unroll
+    for (int mt = 0; mt < MT; mt++)
+#pragma unroll
+        for (int nt = 0; nt < D / 8; nt++)
+#pragma unroll
+            for (int r = 0; r < 2; r++) {
+                dkp[mt][nt][r] = pack_bf16(dka[mt][nt][2 * r] * scale, dka[mt][nt][2 * r + 1] * scale);
+                dvp[mt][nt][r] = pack_bf16(dva[mt][nt][2 * r], dva[mt][nt][2 * r + 1]);
+            }
+#pragma unroll
+    for (int mt = 0; mt < MT; mt++)
 #pragma unroll
         for (int r = 0; r < 2; r++) {
-            const int j = key_j[r];
-            const bool ok = j < n_keys;
-            const int row = ok ? keys.key_row(j) : 0;
-            const floatX *kr = kb + (size_t)row * kv_stride, *vr = vb + (size_t)row * kv_stride;
-            for (int hh = 0; hh < group; hh++) {
-                const int h = kvh * group + hh;
-                const floatX *qr = q + ((size_t)b * T + row) * q_stride + (size_t)h * D;
-                const floatX *dor = dout + ((size_t)b * T + row) * q_stride + (size_t)h * D;
-                float qk = 0.0f, dov = 0.0f;
+            const int j = w0 + mt * 16 + g + 8 * r;
+            if (j >= n_keys) continue;
+            const size_t off = ((size_t)b * T + keys.key_row(j)) * kv_stride + (size_t)kvh * D;
 #pragma unroll
-                for (int nt = 0; nt < D / 8; nt++) {
-                    const int col = nt * 8 + 2 * tq;
-                    qk += bf2f(qr[col]) * bf2f(kr[col]) + bf2f(qr[col + 1]) * bf2f(kr[col + 1]);
-                    dov += bf2f(dor[col]) * bf2f(vr[col]) + bf2f(dor[col + 1]) * bf2f(vr[col + 1]);
-                }
-                qk = quad_sum(qk);
-                dov = quad_sum(dov);
-                const size_t stat = ((size_t)b * n_h + h) * T + row;
-                const float p = ok ? exp2f(qk * scale_log2 - lse[stat] * kLog2e) : 0.0f;
-                const float dl = ok ? p * (dov - delta[stat]) : 0.0f;
-#pragma unroll
-                for (int nt = 0; nt < D / 8; nt++) {
-                    const int col = nt * 8 + 2 * tq;
-                    dka[nt][2 * r] += dl * bf2f(qr[col]);
-                    dka[nt][2 * r + 1] += dl * bf2f(qr[col + 1]);
-                    dva[nt][2 * r] += p * bf2f(dor[col]);
-                    dva[nt][2 * r + 1] += p * bf2f(dor[col + 1]);
-                }
+            for (int nt = 0; nt < D / 8; nt++) {
+                const int col = nt * 8 + 2 * tq;
+                *reinterpret_cast<uint32_t *>(dk + off + col) = dkp[mt][nt][r];
+                *reinterpret_cast<uint32_t *>(dv + off + col) = dvp[mt][nt][r];
             }
         }
-    }
+}
 
+// The split dk/dv kernel's partial sums of key j over the splits whose query range holds a pair of it, in split
+// order (deterministic), rounded to bf16 into the key's row of dk, dv. One thread per 8 columns of (b, kv head,
+// key). The skip test is the dk/dv kernel's for an empty block, per key (a key of an empty block has no pair
+// there either; a key with no pair in a non-empty block has a zero partial, skipped or not).
+template <int D, class Keys>
+__global__ void attn_dkdv_reduce_kernel(floatX *dk, floatX *dv, const float *part, int B, int T, int n_kv,
+                                        const __grid_constant__ Keys keys, int q_chunk, int n_split) {
+    const int n_keys = keys.n_keys();
+    const size_t idx = (size_t)blockIdx.x * blockDim.x + threadIdx.x;
+    if (idx >= (size_t)B * n_kv * n_keys * (D / 8)) return;
+    const int c8 = (int)(idx % (D / 8));
+    const size_t row = idx / (D / 8); // (b n_kv + kvh) n_keys + j
+    const int j = (int)(row % n_keys), kvh = (int)((row / n_keys) % n_kv);
+    const size_t b = row / n_keys / n_kv;
+    const int qb = keys.query_begin(j), qe = min(T, keys.query_end(j + 1));
+    const size_t plane = (size_t)B * n_kv * n_keys * D;
+    float sk[8], sv[8];
 #pragma unroll
-    for (int r = 0; r < 2; r++) {
-        const int j = key_j[r];
-        if (j >= n_keys) continue;
-        const size_t off = ((size_t)b * T + keys.key_row(j)) * kv_stride + (size_t)kvh * D;
-#pragma unroll
-        for (int nt = 0; nt < D / 8; nt++) {
-            const int col = nt * 8 + 2 * tq;
-            *reinterpret_cast<__nv_bfloat162 *>(dk + off + col) =
-                __floats2bfloat162_rn(dka[nt][2 * r] * scale, dka[nt][2 * r + 1] * scale);
-            *reinterpret_cast<__nv_bfloat162 *>(dv + off + col) =
-                __floats2bfloat162_rn(dva[nt][2 * r], dva[nt][2 * r + 1]);
-        }
+    for (int c = 0; c < 8; c++) sk[c] = sv[c] = 0.0f;
+    for (int s = 0; s < n_split; s++) {
+        if (max(qb, s * q_chunk) >= min(qe, (s + 1) * q_chunk)) continue;
+        const float4 *pk = reinterpret_cast<const float4 *>(part + s * plane + row * D + c8 * 8);
+        const float4 *pv = reinterpret_cast<const float4 *>(part + (n_split + s) * plane + row * D + c8 * 8);
+        const float4 k0 = pk[0], k1 = pk[1], v0 = pv[0], v1 = pv[1];
+        sk[0] += k0.x, sk[1] += k0.y, sk[2] += k0.z, sk[3] += k0.w, sk[4] += k1.x, sk[5] += k1.y, sk[6] += k1.z,
+            sk[7] += k1.w;
+        sv[0] += v0.x, sv[1] += v0.y, sv[2] += v0.z, sv[3] += v0.w, sv[4] += v1.x, sv[5] += v1.y, sv[6] += v1.z,
+            sv[7] += v1.w;
     }
+    x128 ko, vo;
+#pragma unroll
+    for (int c = 0; c < 8; c++) ko[c] = f2bf(sk[c]), vo[c] = f2bf(sv[c]);
+    const size_t off = (b * T + keys.key_row(j)) * n_kv * D + (size_t)kvh * D + c8 * 8;
+    store128(dk + off, ko);
+    store128(dv + off, vo);
 }
 
 // Checkpoint attention, tensor-core path: the self term of every row that is not a checkpoint (the only term
@@ -891,6 +1204,30 @@ static inline void check_heads(int n_h, int n_kv, int d, int B) {
     scout_require(n_h <= 65535 && B <= 65535, "attention: n_h = %d or B = %d over the grid limit", n_h, B);
 }
 
+// Dynamic shared memory per block of each tensor-core kernel for a tile shape (see the kernels' layouts).
+template <class Cfg> constexpr size_t fwd_smem_bytes() {
+    return (size_t)(Cfg::kOwn + 2 * Cfg::kStages * Cfg::kStream) * (kMmaD + kPad) * sizeof(floatX);
+}
+template <class Cfg> constexpr size_t dq_smem_bytes() {
+    return (size_t)(2 * Cfg::kOwn + 2 * Cfg::kStages * Cfg::kStream) * (kMmaD + kPad) * sizeof(floatX);
+}
+template <class Cfg> constexpr size_t dkdv_smem_bytes() {
+    return (size_t)(2 * Cfg::kOwn + 2 * Cfg::kStages * Cfg::kStream) * (kMmaD + kPad) * sizeof(floatX) +
+           2 * Cfg::kStages * Cfg::kStream * sizeof(float);
+}
+
+// Lets `kernel` launch with `bytes` of dynamic shared memory (over 48 KB needs the opt-in), and asks for the
+// largest shared-memory carveout of the unified L1, so that the blocks per SM the tile shape was sized for
+// (Tile's MIN_BLOCKS) fit: the kernels stage all their tiles in shared memory and load with cp.async.cg, which
+// bypasses L1. Called as the initialiser of a function-local static in the launch code, so once per kernel
+// instantiation.
+template <class Kernel> static bool smem_opt_in(Kernel kernel, size_t bytes) {
+    cudaCheck(cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, (int)bytes));
+    cudaCheck(cudaFuncSetAttribute(kernel, cudaFuncAttributePreferredSharedMemoryCarveout,
+                                   (int)cudaSharedmemCarveoutMaxShared));
+    return true;
+}
+
 template <class Keys>
 static void attention_forward(void *out, float *lse, const void *q, const void *k, const void *v, int B, int T,
                               int n_h, int n_kv, int d, Keys keys, int reverse, cudaStream_t stream) {
@@ -898,10 +1235,16 @@ static void attention_forward(void *out, float *lse, const void *q, const void *
     check_heads(n_h, n_kv, d, B);
     const float scale = 1.0f / sqrtf((float)d);
     if (use_mma(d, out, q, k, v, NULL, NULL)) {
-        dim3 grid(ceil_div(T, kBM), n_h, B);
-        attn_fwd_mma_kernel<kMmaD, Keys><<<grid, kWarps * 32, 0, stream>>>((floatX *)out, lse, (const floatX *)q,
-                                                                          (const floatX *)k, (const floatX *)v, T, n_h,
-                                                                          n_kv, keys, scale * kLog2e, reverse);
+        FwdTiles::visit(tile_choice().fwd, [&](auto tile) {
+            using Cfg = decltype(tile);
+            auto kernel = attn_fwd_mma_kernel<kMmaD, Cfg, Keys>;
+            constexpr size_t smem = fwd_smem_bytes<Cfg>();
+            static const bool opted = smem_opt_in(kernel, smem);
+            (void)opted;
+            kernel<<<dim3(ceil_div(T, Cfg::kOwn), n_h, B), Cfg::kThreads, smem, stream>>>(
+                (floatX *)out, lse, (const floatX *)q, (const floatX *)k, (const floatX *)v, T, n_h, n_kv, keys,
+                scale * kLog2e, reverse);
+        });
     } else {
         size_t rows = (size_t)B * T * n_h;
         attn_fwd_general_kernel<Keys><<<(unsigned)ceil_div_sz(rows, 4), 128, 0, stream>>>(
@@ -911,7 +1254,28 @@ static void attention_forward(void *out, float *lse, const void *q, const void *
     cudaCheck(cudaGetLastError());
 }
 
-static inline size_t attention_backward_workspace(int B, int T, int n_h) { return (size_t)B * n_h * T * sizeof(float); }
+// The dk/dv kernel's split over queries (Keys::kSplitQueries, checkpoint attention): every query after a
+// checkpoint sees it, so the block of the first key tile would loop over all T / BM query tiles and the last
+// ones over a few; one block per key tile left most of the GPU idle behind the first tiles (1.9x the mean work
+// at T = 2048, 2x at 32K, ncu). The queries are cut into at most kMaxSplit chunks of at least kMinChunk (whole
+// tiles of every shape), and a block takes one (key tile, chunk). Returns the chunk in queries, 0 for no split.
+constexpr int kMaxSplit = 8, kMinChunk = 1024, kChunkAlign = 128;
+template <class Keys> static inline int dkdv_split_chunk(int T) {
+    if (!Keys::kSplitQueries) return 0;
+    int chunk = (T + kMaxSplit - 1) / kMaxSplit;
+    chunk = (chunk + kChunkAlign - 1) / kChunkAlign * kChunkAlign;
+    if (chunk < kMinChunk) chunk = kMinChunk;
+    return chunk >= T ? 0 : chunk;
+}
+constexpr size_t kWsAlign = 256;
+// Workspace: Delta [B, n_h, T] fp32, then (split) the partial sums [2][n_split][B][n_kv][n_keys][D] fp32.
+template <class Keys> static inline size_t attention_backward_workspace(int B, int T, int n_h, int n_kv, int d, Keys keys) {
+    const size_t delta = ((size_t)B * n_h * T * sizeof(float) + kWsAlign - 1) / kWsAlign * kWsAlign;
+    const int chunk = dkdv_split_chunk<Keys>(T);
+    if (!chunk) return delta;
+    const size_t n_split = (size_t)((T + chunk - 1) / chunk);
+    return delta + 2 * n_split * B * n_kv * keys.n_keys() * d * sizeof(float);
+}
 
 template <class Keys>
 static void attention_backward(void *dq, void *dk, void *dv, const void *dout, const void *q, const void *k,
@@ -922,32 +1286,53 @@ static void attention_backward(void *dq, void *dk, void *dv, const void *dout, c
     const float scale = 1.0f / sqrtf((float)d);
     float *delta = (float *)ws; // [B, n_h, T]
     size_t rows = (size_t)B * T * n_h;
-    attn_delta_kernel<<<(unsigned)ceil_div_sz(rows, 8), 256, 0, stream>>>(delta, (const floatX *)dout,
-                                                                         (const floatX *)out, T, n_h, d, rows);
+    if (d == kMmaD && aligned16(dout) && aligned16(out))
+        attn_delta_vec_kernel<kMmaD><<<(unsigned)ceil_div_sz(rows * 8, 256), 256, 0, stream>>>(
+            delta, (const floatX *)dout, (const floatX *)out, T, n_h, rows);
+    else
+        attn_delta_kernel<<<(unsigned)ceil_div_sz(rows, 8), 256, 0, stream>>>(delta, (const floatX *)dout,
+                                                                             (const floatX *)out, T, n_h, d, rows);
     cudaCheck(cudaGetLastError());
     const size_t kv_rows = (size_t)B * T * n_kv;
     if (use_mma(d, dq, dk, dv, dout, q, k) && aligned16(v)) {
-        constexpr int LD = kMmaD + kPad;
-        const size_t dq_smem = (size_t)(2 * kBM + 4 * kBN) * LD * sizeof(floatX);
-        const size_t dkdv_smem = (size_t)(2 * kBN + 4 * kBM) * LD * sizeof(floatX) + 4 * kBM * sizeof(float);
-        auto dq_kernel = attn_bwd_dq_mma_kernel<kMmaD, Keys>;
-        auto dkdv_kernel = attn_bwd_dkdv_mma_kernel<kMmaD, Keys>;
-        static bool smem_set = false; // once per instantiation: the sizes are compile-time constants
-        if (!smem_set) {
-            cudaCheck(cudaFuncSetAttribute(dq_kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, (int)dq_smem));
-            cudaCheck(cudaFuncSetAttribute(dkdv_kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, (int)dkdv_smem));
-            smem_set = true;
-        }
-        dq_kernel<<<dim3(ceil_div(T, kBM), n_h, B), kWarps * 32, dq_smem, stream>>>(
-            (floatX *)dq, (const floatX *)dout, (const floatX *)q, (const floatX *)k, (const floatX *)v, lse, delta, T,
-            n_h, n_kv, keys, scale * kLog2e, scale, reverse);
+        DqTiles::visit(tile_choice().dq, [&](auto tile) {
+            using Cfg = decltype(tile);
+            auto kernel = attn_bwd_dq_mma_kernel<kMmaD, Cfg, Keys>;
+            constexpr size_t smem = dq_smem_bytes<Cfg>();
+            static const bool opted = smem_opt_in(kernel, smem);
+            (void)opted;
+            kernel<<<dim3(ceil_div(T, Cfg::kOwn), n_h, B), Cfg::kThreads, smem, stream>>>(
+                (floatX *)dq, (const floatX *)dout, (const floatX *)q, (const floatX *)k, (const floatX *)v, lse,
+                delta, T, n_h, n_kv, keys, scale * kLog2e, scale, reverse);
+        });
         cudaCheck(cudaGetLastError());
         const int n_keys = keys.n_keys();
         if (n_keys > 0) {
-            dkdv_kernel<<<dim3(ceil_div(n_keys, kBN), n_kv, B), kWarps * 32, dkdv_smem, stream>>>(
-                (floatX *)dk, (floatX *)dv, (const floatX *)dout, (const floatX *)q, (const floatX *)k,
-                (const floatX *)v, lse, delta, T, n_h, n_kv, keys, scale * kLog2e, scale);
+            const int chunk = dkdv_split_chunk<Keys>(T), n_split = chunk ? ceil_div(T, chunk) : 1;
+            float *part = NULL;
+            if (chunk) {
+                const size_t delta_bytes = ((size_t)B * n_h * T * sizeof(float) + kWsAlign - 1) / kWsAlign * kWsAlign;
+                part = (float *)((char *)ws + delta_bytes);
+            }
+            scout_require((size_t)n_kv * n_split <= 65535, "attention: n_kv = %d x %d splits over the grid limit",
+                          n_kv, n_split);
+            DkdvTiles::visit(tile_choice().dkdv, [&](auto tile) {
+                using Cfg = decltype(tile);
+                auto kernel = attn_bwd_dkdv_mma_kernel<kMmaD, Cfg, Keys>;
+                constexpr size_t smem = dkdv_smem_bytes<Cfg>();
+                static const bool opted = smem_opt_in(kernel, smem);
+                (void)opted;
+                kernel<<<dim3(ceil_div(n_keys, Cfg::kOwn), n_kv * n_split, B), Cfg::kThreads, smem, stream>>>(
+                    (floatX *)dk, (floatX *)dv, (const floatX *)dout, (const floatX *)q, (const floatX *)k,
+                    (const floatX *)v, lse, delta, T, n_h, n_kv, keys, scale * kLog2e, scale, chunk, part);
+            });
             cudaCheck(cudaGetLastError());
+            if (part) {
+                const size_t threads = (size_t)B * n_kv * n_keys * (kMmaD / 8);
+                attn_dkdv_reduce_kernel<kMmaD, Keys><<<(unsigned)ceil_div_sz(threads, 256), 256, 0, stream>>>(
+                    (floatX *)dk, (floatX *)dv, part, B, T, n_kv, keys, chunk, n_split);
+                cudaCheck(cudaGetLastError());
+            }
         }
         if constexpr (Keys::kSelfSeed) { // the rows that are no checkpoint: self term only
             attn_ckpt_self_dkdv_kernel<kMmaD><<<(unsigned)ceil_div_sz(kv_rows * 8, 256), 256, 0, stream>>>(

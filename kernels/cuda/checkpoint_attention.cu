@@ -3,13 +3,15 @@
 // forward (out, lse) and backward (dq, dk, dv).
 //
 // The kernels are attention.cuh's, with the CkptKeys policy: keys are the compact checkpoint rows K[s-1::s],
-// gathered row by row into 64-key tiles, and a 64-query tile [q0, q0 + 63] needs only the first
-// floor((q0 + 63) / s) of them; only the last one or two tiles cross the per-row bound "first floor(i / s)
-// checkpoints" and are masked. The online softmax starts from the self term (running max = q_i.k_i scale,
-// sum = 1, accumulator = v_i), so no diagonal mask exists. Query tiles run last-first: late queries see the
-// most checkpoints. Backward: dq per query tile (self term included); dk/dv of the checkpoint rows by key
-// tiles that loop over all later query tiles and the GQA heads, adding the rows' own self term; every other
-// row has only its self term, computed by a row kernel. Cost O(T * (T/s + 1) * d).
+// gathered row by row into key tiles, and a query tile [q0, q1) needs only the first floor((q1 - 1) / s) of
+// them; only the last one or two tiles cross the per-row bound "first floor(i / s) checkpoints" and are
+// masked. The online softmax starts from the self term (running max = q_i.k_i scale, sum = 1, accumulator =
+// v_i), so no diagonal mask exists. Query tiles run last-first: late queries see the most checkpoints.
+// Backward: dq per query tile (self term included); dk/dv of the checkpoint rows by key tiles that loop over
+// the later query tiles (cut into up to 8 chunks of >= 1024 queries, one block each, summed in chunk order by
+// a small kernel: one block per key tile left the GPU waiting on the first tiles) and the GQA heads, the rows'
+// own self term being one more pair; every other row has only its self term, computed by a row kernel. Cost
+// O(T * (T/s + 1) * d).
 #include "cuda/attention.cuh"
 
 extern "C" void checkpoint_attention_forward_cuda(void *out, float *lse, const void *q, const void *k, const void *v,
@@ -19,10 +21,11 @@ extern "C" void checkpoint_attention_forward_cuda(void *out, float *lse, const v
     attn::attention_forward(out, lse, q, k, v, B, T, n_h, n_kv, d, attn::CkptKeys{T, seg}, 1, stream);
 }
 
-// Workspace: Delta = rowsum(dO o O), [B, n_h, T] fp32.
-extern "C" size_t checkpoint_attention_backward_workspace_size_cuda(int B, int T, int n_h, int n_kv, int d) {
-    (void)n_kv, (void)d;
-    return attn::attention_backward_workspace(B, T, n_h);
+// Workspace: Delta = rowsum(dO o O), [B, n_h, T] fp32, and the fp32 partial sums of the dk/dv kernel's split
+// over queries (attention.cuh, dkdv_split_chunk): 2 x (up to 8) x B x n_kv x (T / seg) x d floats when T > 1024.
+extern "C" size_t checkpoint_attention_backward_workspace_size_cuda(int B, int T, int n_h, int n_kv, int d, int seg) {
+    scout_require(seg >= 1, "checkpoint_attention: segment %d < 1", seg);
+    return attn::attention_backward_workspace(B, T, n_h, n_kv, d, attn::CkptKeys{T, seg});
 }
 
 extern "C" void checkpoint_attention_backward_cuda(void *dq, void *dk, void *dv, const void *dout, const void *q,

@@ -185,4 +185,19 @@ __device__ __forceinline__ float softplus_gradf_(float x) {
     return x > SCOUT_SOFTPLUS_THRESHOLD ? 1.0f : sigmoidf_(x);
 }
 
+// 2^x with one MUFU.EX2 (ex2.approx.ftz: relative error ~2^-22, subnormal results flushed to 0). exp2f
+// without --use_fast_math adds a subnormal-range fix-up around it (a compare and two multiplies), which neither
+// the attention softmax (arguments <= 0; a probability under 2^-126 is 0 after bf16 rounding) nor the scan's
+// state decay exp(delta A) needs.
+// The emulator uses exp2f, which differs in the last bits.
+__device__ __forceinline__ float exp2_approx(float x) {
+#ifdef SCOUT_CUDA_EMU
+    return exp2f(x);
+#else
+    float y;
+    asm("ex2.approx.ftz.f32 %0, %1;\n" : "=f"(y) : "f"(x));
+    return y;
+#endif
+}
+
 #endif

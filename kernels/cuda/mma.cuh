@@ -1,7 +1,8 @@
 // mma.cuh: thin wrappers over the sm_80+ warp-level tensor-core and async-copy instructions the attention
-// kernels use (mma.sync m16n8k16 bf16 -> fp32, ldmatrix, cp.async), with their fragment layouts documented
-// once here. Under SCOUT_CUDA_EMU (tests/gpu/emu) the same functions run on the CPU emulator, which implements
-// the PTX ISA's layouts, so a kernel that indexes fragments wrongly fails there as it would on the device.
+// kernels use (mma.sync m16n8k16 bf16 -> fp32, ldmatrix, cp.async, ex2.approx), with their fragment layouts
+// documented once here. Under SCOUT_CUDA_EMU (tests/gpu/emu) the same functions run on the CPU emulator, which
+// implements the PTX ISA's layouts, so a kernel that indexes fragments wrongly fails there as it would on the
+// device.
 //
 // Fragment layouts (PTX ISA, "Matrix Fragments for mma.m16n8k16"), lane l, g = l / 4, t = l % 4, two bf16 per
 // 32-bit register with the lower column in the low half:
@@ -52,16 +53,21 @@ __device__ __forceinline__ void ldmatrix_x4_trans(uint32_t r[4], const void *sme
 #endif
 }
 
-// 16 bytes global -> shared without passing through registers; when !valid the destination is zero-filled
-// (src-size 0) and src is not read. Completion: cp_async_commit() closes a group, cp_async_wait<n>() waits
-// until at most n groups are pending.
-__device__ __forceinline__ void cp_async16(void *smem_dst, const void *gmem_src, bool valid) {
+// BYTES (16: bf16 tile rows; 4: per-row fp32 statistics, which need not be 16-byte aligned) global -> shared
+// without passing through registers; when !valid the destination is zero-filled (src-size 0) and src is not
+// read. 16 bytes go .cg (L2 only: tiles are read once per block), 4 bytes .ca (the only size .cg lacks).
+// Completion: cp_async_commit() closes a group, cp_async_wait<n>() waits until at most n groups are pending.
+template <int BYTES> __device__ __forceinline__ void cp_async(void *smem_dst, const void *gmem_src, bool valid) {
+    static_assert(BYTES == 16 || BYTES == 4, "cp.async of 16 or 4 bytes");
 #ifdef SCOUT_CUDA_EMU
-    if (valid) memcpy(smem_dst, gmem_src, 16);
-    else memset(smem_dst, 0, 16);
+    if (valid) memcpy(smem_dst, gmem_src, BYTES);
+    else memset(smem_dst, 0, BYTES);
 #else
     uint32_t addr = (uint32_t)__cvta_generic_to_shared(smem_dst);
-    asm volatile("cp.async.cg.shared.global [%0], [%1], 16, %2;\n" ::"r"(addr), "l"(gmem_src), "r"(valid ? 16 : 0));
+    if constexpr (BYTES == 16)
+        asm volatile("cp.async.cg.shared.global [%0], [%1], 16, %2;\n" ::"r"(addr), "l"(gmem_src), "r"(valid ? 16 : 0));
+    else
+        asm volatile("cp.async.ca.shared.global [%0], [%1], 4, %2;\n" ::"r"(addr), "l"(gmem_src), "r"(valid ? 4 : 0));
 #endif
 }
 __device__ __forceinline__ void cp_async_commit() {

@@ -53,6 +53,13 @@ size_t scout_cuda_device_used(void);
 // profiling is off).
 void scout_cuda_profile_reset(void);
 
+// Attention tile shapes (swa_attention.cu; SCOUT_ATTN_TILES sets them at first use): set_tiles takes the same
+// spec ("" = the default) and returns 0, or -1 with nothing changed; tiles() is the current spec; tile_name(k, i)
+// the name of shape i of kernel k (0 fwd, 1 dq, 2 dkdv), NULL past the last. For benchmarks (tests/gpu/bench_gpu).
+int scout_cuda_attention_set_tiles(const char *spec);
+const char *scout_cuda_attention_tiles(void);
+const char *scout_cuda_attention_tile_name(int kernel, int i);
+
 // ---- conversions (the table's f32_to_act / act_to_f32): round to nearest even / exact ---------------------
 
 void f32_to_bf16_cuda(void *dst, const float *src, size_t n, cudaStream_t stream);
@@ -95,7 +102,7 @@ void checkpoint_attention_forward_cuda(void *out, float *lse, const void *q, con
 void checkpoint_attention_backward_cuda(void *dq, void *dk, void *dv, const void *dout, const void *q,
                                         const void *k, const void *v, const void *out, const float *lse, void *ws,
                                         int B, int T, int n_h, int n_kv, int d, int seg, cudaStream_t stream);
-size_t checkpoint_attention_backward_workspace_size_cuda(int B, int T, int n_h, int n_kv, int d);
+size_t checkpoint_attention_backward_workspace_size_cuda(int B, int T, int n_h, int n_kv, int d, int seg);
 
 void causal_conv1d_forward_cuda(void *out, const void *x, int x_stride, const void *w, const void *bias, int B,
                                 int T, int E, int K, cudaStream_t stream);

@@ -83,18 +83,6 @@ __device__ __forceinline__ size_t rec_at(int b, int span, int n_spans, int rows,
     return ((size_t)(b * n_spans + span) * rows + row) * E + e;
 }
 
-// 2^x for x <= 0 (delta A log2 e): one MUFU.EX2, flushing results below 2^-126 to 0. exp2f would add the
-// denormal fix-up around it; the state does not need it.
-__device__ __forceinline__ float ex2_ftz(float x) {
-#ifdef SCOUT_CUDA_EMU
-    return exp2f(x);
-#else
-    float y;
-    asm("ex2.approx.ftz.f32 %0, %1;" : "=f"(y) : "f"(x));
-    return y;
-#endif
-}
-
 // 1 / x, one MUFU.RCP (about 1 ulp): the IEEE division's slow path is a subroutine call that costs registers.
 __device__ __forceinline__ float rcp_approx(float x) {
 #ifdef SCOUT_CUDA_EMU
@@ -116,7 +104,7 @@ __device__ __forceinline__ float rcp_approx(float x) {
 __device__ __forceinline__ float exp_neg_abs(float x) {
     const float ax = -fabsf(x), t = ax * kLog2e;
     const float res = fmaf(ax, 1.925963e-8f, fmaf(ax, kLog2e, -t)); // ax log2 e - t, log2 e - kLog2e = 1.926e-8
-    const float e0 = ex2_ftz(t);
+    const float e0 = exp2_approx(t);
     return fmaf(e0, res * kLn2, e0); // 2^res = 1 + res ln 2 (|res| < 2^-17)
 }
 __device__ __forceinline__ float softplus_from(float x, float e) { // e = exp_neg_abs(x)
@@ -274,7 +262,7 @@ __global__ void __launch_bounds__(kSThreads, 4) scan_span_summary_kernel(float *
             }
 #pragma unroll
             for (int n = 0; n < NT; n++) {
-                const float a = ex2_ftz(dl * A2[n]);
+                const float a = exp2_approx(dl * A2[n]);
                 h[n] = fmaf(a, h[n], du * Bv[n]);
                 if (kBwd) {
                     P[n] *= a;
@@ -328,7 +316,7 @@ __global__ void __launch_bounds__(kSThreads) scan_span_combine_kernel(float *rec
         for (int k = 0; k < kU; k++) {
             if (s0 + k >= n_spans) break;
             rec[at[k]] = H;
-            H = fmaf(ex2_ftz(A2 * sd[k]), H, v[k]);
+            H = fmaf(exp2_approx(A2 * sd[k]), H, v[k]);
         }
     }
 }
@@ -368,7 +356,7 @@ __global__ void __launch_bounds__(kSThreads, 4) scan_span_forward_kernel(floatX 
             float yv = Dv * in.u[k];
 #pragma unroll
             for (int n = 0; n < NT; n++) {
-                h[n] = fmaf(ex2_ftz(delta * A2[n]), h[n], du * Bv[n]);
+                h[n] = fmaf(exp2_approx(delta * A2[n]), h[n], du * Bv[n]);
                 yv = fmaf(Cv[n], h[n], yv);
             }
             if (kHasZ) yv *= silu_fast(in.z[k]);
@@ -469,7 +457,7 @@ __global__ void __launch_bounds__(kSThreads, 3) scan_span_backward_kernel(floatX
             float H = active ? rp[(SpanRec<NT>::seg_h(kSegs - 1) + n) * p.E] : 0.0f;
             if (i > 0 && active) {
                 const float sd = rp[SpanRec<NT>::seg_sd(i - 1) * p.E], hl = rp[(SpanRec<NT>::seg_h(i - 1) + n) * p.E];
-                H = fmaf(ex2_ftz(A2[n] * sd), H, hl);
+                H = fmaf(exp2_approx(A2[n] * sd), H, hl);
             }
             h[n] = H;
             s_hb[n * 32 + lane] = H; // run 0
@@ -491,7 +479,7 @@ __global__ void __launch_bounds__(kSThreads, 3) scan_span_backward_kernel(floatX
                 float yp = Dv * in.u[k]; // the pre-gate output, for dz
 #pragma unroll
                 for (int n = 0; n < NT; n++) {
-                    h[n] = fmaf(ex2_ftz(delta * A2[n]), h[n], du * Bv[n]);
+                    h[n] = fmaf(exp2_approx(delta * A2[n]), h[n], du * Bv[n]);
                     yp = fmaf(Cv[n], h[n], yp);
                     s_red[n * kRedPitch + lane] = dyp * h[n]; // this channel's dC_t,n
                 }
@@ -539,7 +527,7 @@ __global__ void __launch_bounds__(kSThreads, 3) scan_span_backward_kernel(floatX
                     float hh = hprev;
 #pragma unroll
                     for (int k = 0; k < kRun; k++) {
-                        a[k] = ex2_ftz(delta[k] * A2n);
+                        a[k] = exp2_approx(delta[k] * A2n);
                         hh = fmaf(a[k], hh, du[k] * Bv[k]);
                         hs[k] = hh;
                     }

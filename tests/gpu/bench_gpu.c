@@ -2,6 +2,9 @@
 // time of every attention / scan kernel at the shapes of scout_swa_470m and scout_mamba_430m, against them.
 //
 //   bench_gpu [--quick | --tiny]     (--quick: one small shape each; --tiny: a smoke run for the CPU emulator)
+//   bench_gpu --attn-tiles [LIST]    only the attention kernels, once per tile-shape choice (attention.cuh's
+//                                    Tile<>): LIST is ';'-separated SCOUT_ATTN_TILES specs, by default one
+//                                    row per shape of each kernel; one table row per choice
 //
 // Method (.library/device/METHOD.md): random inputs (never zeros), warm-up runs, then CUDA events around each of
 // kReps runs and the median. Every buffer is larger than the L2 (50 MB) or the kernel streams well past it, so
@@ -10,7 +13,7 @@
 // backward recomputes S and dP in two kernels, 7 tile products where FA2 does 5: that overhead is not counted
 // as useful work). The scan and conv are judged in GB/s of their minimal traffic (each input read once, each
 // output written once) against the copy ceiling. Also prints whether two runs of each kernel gave bit-identical
-// outputs (determinism at full size).
+// outputs (determinism at full size). BENCH_REPS=N (1-64) sets the timed runs, e.g. 1 under a profiler (ncu).
 #include "gpu_harness.h"
 
 static int g_quick = 0, g_tiny = 0;
@@ -157,7 +160,7 @@ static void bench_attention(int ckpt, int B, int T, int nh, int d, int arg) {
     a.dout = dev_random(n, 1, -1, 1);
     a.out = dev_alloc(n * 2), a.dq = dev_alloc(n * 2), a.dk = dev_alloc(n * 2), a.dv = dev_alloc(n * 2);
     a.lse = dev_alloc((size_t)B * nh * T * 4);
-    a.ws = dev_alloc(ckpt ? checkpoint_attention_backward_workspace_size_cuda(B, T, nh, nh, d)
+    a.ws = dev_alloc(ckpt ? checkpoint_attention_backward_workspace_size_cuda(B, T, nh, nh, d, arg)
                           : swa_attention_backward_workspace_size_cuda(B, T, nh, nh, d));
     const double flops = 4.0 * d * att_pairs(ckpt, T, arg) * B * nh;
     char shape[64];
@@ -174,6 +177,168 @@ static void bench_attention(int ckpt, int B, int T, int nh, int d, int arg) {
     row(ckpt ? "ckpt_attention bwd" : "swa_attention bwd", shape, ms, 2.5 * flops / (ms * 1e-3) / 1e12, 0, det);
     void *bufs[] = {a.q, a.k, a.v, a.out, a.dout, a.dq, a.dk, a.dv, a.lse, a.ws};
     for (int i = 0; i < 10; i++) GPU_CHECK(cudaFree(bufs[i]));
+}
+
+// ---- attention tile shapes ------------------------------------------------------------------------------------
+// One row per tile-shape choice: forward and backward time of each case below, all from one set of buffers
+// (random inputs once, each case using a prefix); whether every output was bit-identical across two runs; and
+// the largest difference of out / dq / dk / dv from the first row's, relative to the largest magnitude of that
+// tensor (different shapes sum in a different order: ~1e-2 is rounding, ~1 a broken shape; a check on the
+// device, where races that the CPU emulator serialises would show).
+
+
+typedef struct { const char *name; int ckpt, B, T, arg; } att_case;
+
+// The choices when none are given: the default, the original shapes, then every other shape of the forward and
+// dq kernels (paired by index, dk/dv at its first shape) and of the dk/dv kernel (forward and dq at their
+// first): the backward's differences between rows then belong to one kernel.
+static int default_tile_specs(char specs[][128], int max) {
+    int n = 0;
+    scout_cuda_attention_set_tiles("");
+    snprintf(specs[n++], 128, "%s", scout_cuda_attention_tiles());
+    char f0b[32], q0b[32], k0b[32]; // copies: the names come in one static buffer
+    snprintf(f0b, sizeof f0b, "%s", scout_cuda_attention_tile_name(0, 0));
+    snprintf(q0b, sizeof q0b, "%s", scout_cuda_attention_tile_name(1, 0));
+    snprintf(k0b, sizeof k0b, "%s", scout_cuda_attention_tile_name(2, 0));
+    snprintf(specs[n], 128, "fwd=%s,dq=%s,dkdv=%s", f0b, q0b, k0b);
+    if (strcmp(specs[n], specs[0]) != 0) n++;
+    for (int i = 1; n < max; i++) {
+        const char *f = scout_cuda_attention_tile_name(0, i);
+        const int has_f = f != NULL;
+        char fb[32];
+        snprintf(fb, sizeof fb, "%s", has_f ? f : f0b);
+        const char *q = scout_cuda_attention_tile_name(1, i);
+        if (!has_f && !q) break;
+        snprintf(specs[n++], 128, "fwd=%s,dq=%s,dkdv=%s", fb, q ? q : q0b, k0b);
+    }
+    for (int i = 1; n < max; i++) {
+        const char *k = scout_cuda_attention_tile_name(2, i);
+        if (!k) break;
+        snprintf(specs[n++], 128, "fwd=%s,dq=%s,dkdv=%s", f0b, q0b, k);
+    }
+    return n;
+}
+
+// Host copies of a device tensor's bf16 bits.
+static uint16_t *host_bits(const void *d, size_t n) {
+    uint16_t *h = malloc(n * 2);
+    GPU_CHECK(cudaMemcpy(h, d, n * 2, cudaMemcpyDeviceToHost));
+    return h;
+}
+static float bits2f(uint16_t b) {
+    uint32_t u = (uint32_t)b << 16;
+    float f;
+    memcpy(&f, &u, 4);
+    return f;
+}
+// max |a - ref| / max |ref|
+static double rel_diff(const uint16_t *a, const uint16_t *ref, size_t n) {
+    double md = 0.0, mr = 0.0;
+    for (size_t i = 0; i < n; i++) {
+        double r = bits2f(ref[i]), d = fabs((double)bits2f(a[i]) - r);
+        if (d > md || d != d) md = d != d ? INFINITY : d;
+        if (fabs(r) > mr) mr = fabs(r);
+    }
+    return mr > 0 ? md / mr : md;
+}
+
+static void bench_attention_tiles(const char *list) {
+    const int nh = 16, d = 64, tiny = g_tiny;
+    const att_case cases[] = {
+        {"swa 8x2K", 0, tiny ? 2 : 8, tiny ? 200 : 2048, tiny ? 70 : 1024},   // scout_swa_470m: W 1024
+        {"ckpt 8x2K", 1, tiny ? 2 : 8, tiny ? 200 : 2048, 10},                // its checkpoint attention, s 10
+        {"swa 1x32K", 0, 1, tiny ? 300 : 32768, tiny ? 70 : 1024},
+        {"ckpt 1x32K", 1, 1, tiny ? 300 : 32768, 10},
+        {"causal 1x32K", 0, 1, tiny ? 300 : 32768, tiny ? 300 : 32768}, // W = T: the qwen2 baseline
+    };
+    enum { NC = sizeof cases / sizeof cases[0], MAXV = 64 };
+    static char specs[MAXV][128];
+    int nv = 0;
+    if (list) {
+        for (const char *p = list; *p && nv < MAXV;) {
+            const char *e = strchr(p, ';');
+            size_t n = e ? (size_t)(e - p) : strlen(p);
+            if (n > 0) snprintf(specs[nv++], 128, "%.*s", (int)n, p);
+            p = e ? e + 1 : p + n;
+        }
+    } else nv = default_tile_specs(specs, MAXV);
+    for (int v = 0; v < nv; v++)
+        if (scout_cuda_attention_set_tiles(specs[v]) != 0) {
+            fprintf(stderr, "bench_gpu: bad tile spec \"%s\"\n", specs[v]);
+            exit(2);
+        }
+
+    size_t rows_max = 0; // B * T
+    for (int c = 0; c < NC; c++)
+        if ((size_t)cases[c].B * cases[c].T > rows_max) rows_max = (size_t)cases[c].B * cases[c].T;
+    const size_t nmax = rows_max * nh * d;
+    att_ctx a = {0, 0, 0, nh, nh, d, 0, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL};
+    a.q = dev_random(nmax, 1, -2, 2), a.k = dev_random(nmax, 1, -2, 2), a.v = dev_random(nmax, 1, -1, 1);
+    a.dout = dev_random(nmax, 1, -1, 1);
+    a.out = dev_alloc(nmax * 2), a.dq = dev_alloc(nmax * 2), a.dk = dev_alloc(nmax * 2), a.dv = dev_alloc(nmax * 2);
+    a.lse = dev_alloc(rows_max * nh * 4);
+    const size_t ws_swa = swa_attention_backward_workspace_size_cuda(1, (int)rows_max, nh, nh, d);
+    // s = 10 as in the cases; (1, B T) needs at least what any (B, T) of the same rows does (more splits, as
+    // many keys)
+    const size_t ws_ckpt = checkpoint_attention_backward_workspace_size_cuda(1, (int)rows_max, nh, nh, d, 10);
+    a.ws = dev_alloc(ws_swa > ws_ckpt ? ws_swa : ws_ckpt); // both grow with B * T
+    uint16_t *ref[NC][4] = {{NULL}}; // the first row's outputs
+
+    printf("attention tile shapes: ms and TFLOP/s per case (backward TFLOP/s: 2.5x the forward's useful FLOPs)\n");
+    printf("cases:");
+    for (int c = 0; c < NC; c++)
+        printf("  %s = B=%d T=%d nh=%d d=%d %s=%d%s", cases[c].name, cases[c].B, cases[c].T, nh, d,
+               cases[c].ckpt ? "s" : "W", cases[c].arg, c + 1 < NC ? ";" : "\n");
+    printf("%-40s", "");
+    for (int c = 0; c < NC; c++) printf(" | %-29s", cases[c].name);
+    printf(" |\n%-40s", "tiles");
+    for (int c = 0; c < NC; c++) printf(" | %7s %6s %7s %6s", "fwd ms", "TF/s", "bwd ms", "TF/s");
+    printf(" | %3s %7s\n", "det", "diff");
+    for (int v = 0; v < nv; v++) {
+        scout_cuda_attention_set_tiles(specs[v]);
+        printf("%-40s", scout_cuda_attention_tiles());
+        fflush(stdout);
+        int det = 1;
+        double diff = 0.0;
+        for (int c = 0; c < NC; c++) {
+            a.ckpt = cases[c].ckpt, a.B = cases[c].B, a.T = cases[c].T, a.arg = cases[c].arg;
+            const size_t n = (size_t)a.B * a.T * nh * d;
+            const double flops = 4.0 * d * att_pairs(a.ckpt, a.T, a.arg) * a.B * nh;
+            const double fms = time_ms(run_att_fwd, &a);
+            uint16_t *o1 = host_bits(a.out, n);
+            run_att_fwd(&a);
+            uint16_t *o2 = host_bits(a.out, n);
+            det &= memcmp(o1, o2, n * 2) == 0;
+            free(o2);
+            const double bms = time_ms(run_att_bwd, &a);
+            uint16_t *g1[3] = {host_bits(a.dq, n), host_bits(a.dk, n), host_bits(a.dv, n)};
+            run_att_bwd(&a);
+            void *gd[3] = {a.dq, a.dk, a.dv};
+            for (int t = 0; t < 3; t++) {
+                uint16_t *g2 = host_bits(gd[t], n);
+                det &= memcmp(g1[t], g2, n * 2) == 0;
+                free(g2);
+            }
+            uint16_t *outs[4] = {o1, g1[0], g1[1], g1[2]};
+            for (int t = 0; t < 4; t++) {
+                if (v == 0) ref[c][t] = outs[t];
+                else {
+                    double r = rel_diff(outs[t], ref[c][t], n);
+                    if (r > diff || r != r) diff = r;
+                    free(outs[t]);
+                }
+            }
+            printf(" | %7.3f %6.1f %7.3f %6.1f", fms, flops / (fms * 1e-3) / 1e12, bms,
+                   2.5 * flops / (bms * 1e-3) / 1e12);
+            fflush(stdout);
+        }
+        printf(" | %3s %7.1e\n", det ? "yes" : "NO", diff);
+    }
+    for (int c = 0; c < NC; c++)
+        for (int t = 0; t < 4; t++) free(ref[c][t]);
+    void *bufs[] = {a.q, a.k, a.v, a.out, a.dout, a.dq, a.dk, a.dv, a.lse, a.ws};
+    for (int i = 0; i < 10; i++) GPU_CHECK(cudaFree(bufs[i]));
+    scout_cuda_attention_set_tiles(""); // back to the default
 }
 
 // ---- selective scan and conv -------------------------------------------------------------------------------------
@@ -251,11 +416,24 @@ static void bench_scan(int B, int T, int E, int N) {
 }
 
 int main(int argc, char **argv) {
+    int attn_tiles = 0;
+    const char *attn_list = NULL;
     for (int i = 1; i < argc; i++) {
         if (strcmp(argv[i], "--quick") == 0) g_quick = 1;
         else if (strcmp(argv[i], "--tiny") == 0) g_quick = g_tiny = 1, kReps = 1;
-        else {
-            fprintf(stderr, "usage: %s [--quick | --tiny]\n", argv[0]);
+        else if (strcmp(argv[i], "--attn-tiles") == 0) {
+            attn_tiles = 1;
+            if (i + 1 < argc && argv[i + 1][0] != '-') attn_list = argv[++i];
+        } else {
+            fprintf(stderr, "usage: %s [--quick | --tiny] [--attn-tiles [SPEC;SPEC;...]]\n", argv[0]);
+            return 2;
+        }
+    }
+    const char *reps = getenv("BENCH_REPS");
+    if (reps) {
+        kReps = atoi(reps);
+        if (kReps < 1 || kReps > 64) {
+            fprintf(stderr, "bench_gpu: BENCH_REPS=%s is not 1 to 64\n", reps);
             return 2;
         }
     }
@@ -268,6 +446,10 @@ int main(int argc, char **argv) {
     S = scout_cuda_stream();
     GPU_CHECK(cudaEventCreate(&ev0));
     GPU_CHECK(cudaEventCreate(&ev1));
+    if (attn_tiles) {
+        bench_attention_tiles(attn_list);
+        return 0;
+    }
     ceilings();
     printf("%-26s %-34s %9s %9s %8s %11s %5s\n", "kernel", "shape", "ms", "TFLOP/s", "GB/s", "of ceiling", "det");
     const int Ts[2][2] = {{8, 2048}, {1, 32768}};

@@ -375,7 +375,7 @@ static void test_attention(int ckpt, int B, int T, int nh, int nkv, int d, int a
                  {"dq", K_BF16, R_OUT, nq, NULL, dq, 0, 0, 0, BF16_BOUND, 0, {0}, {0}, {0}},
                  {"dk", K_BF16, R_OUT, nk, NULL, dk, 0, 0, 0, BF16_BOUND, 0, {0}, {0}, {0}},
                  {"dv", K_BF16, R_OUT, nk, NULL, dv, 0, 0, 0, BF16_BOUND, 0, {0}, {0}, {0}}};
-    size_t ws = ckpt ? G->checkpoint_attention_backward_workspace_size(B, T, nh, nkv, d)
+    size_t ws = ckpt ? G->checkpoint_attention_backward_workspace_size(B, T, nh, nkv, d, arg)
                      : G->swa_attention_backward_workspace_size(B, T, nh, nkv, d);
     if (selected(op_b)) run_case(op_b, shape, b, 9, ws, launch_att_bwd, &e);
     free(q), free(k), free(v), free(out), free(lse), free(dout), free(dq), free(dk), free(dv);
@@ -846,6 +846,10 @@ int main(int argc, char **argv) {
     test_attention(1, 1, 200, 2, 2, 64, 7, 1);
     if (!g_quick) test_attention(1, 2, 300, 2, 1, 64, 4, 0);
     if (!g_quick) test_attention(1, 1, 2048, 2, 2, 64, 10, 0); // the real s: 204 checkpoints, 4 key tiles
+    // The dk/dv kernel's split over queries (T > 1024): two chunks, the second partial, with GQA and B = 2; then
+    // eight chunks of 1152 queries (the first also in --quick, which the sanitizer runs)
+    test_attention(1, 2, 1500, 4, 2, 64, 10, 0);
+    if (!g_quick) test_attention(1, 1, 9000, 2, 2, 64, 10, 0);
     // causal conv1d: (B, T, E, K, x_stride, bias)
     test_conv(2, 37, 24, 4, 48, 1);
     test_conv(1, 1, 5, 4, 5, 0);
