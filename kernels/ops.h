@@ -273,6 +273,15 @@ void adamw_step_cpu(float *param,      // [n] fp32 master weights, updated
                     size_t n, float lr, float beta1, float beta2, float eps, float weight_decay,
                     float grad_scale, int step);
 
+// One tensor of a batched AdamW step (the table's adamw_step_tensors): elements [offset, offset + numel) of one
+// flat parameter buffer (master, gradient, moments and the forward copy share the offsets), with its own weight
+// decay and rounding seed.
+typedef struct {
+    size_t offset, numel;
+    float weight_decay;
+    uint32_t seed;
+} adamw_tensor;
+
 // sqrt of the sum of squares over n_tensors fp32 tensors (accumulated in double).
 float global_norm_cpu(const float *const *tensors, // n_tensors pointers, each [numels[i]] fp32
                       const size_t *numels,        // [n_tensors]
@@ -386,6 +395,13 @@ typedef struct scout_backend {
     void (*adamw_step)(float *master, void *weights, const float *grad, float *m, float *v, size_t n,
                        float lr, float beta1, float beta2, float eps, float weight_decay, float grad_scale,
                        int step, uint32_t seed);
+    // adamw_step over n_tensors slices of one parameter buffer (`tensors`: a host array), with the same results as
+    // one adamw_step per tensor (weights + offset, with the tensor's weight decay and seed), in as few launches
+    // as the backend can: on CUDA one per 128 tensors instead of one each, which the small tensors (norm
+    // weights, 1024 floats) could not fill the GPU with.
+    void (*adamw_step_tensors)(float *master, void *weights, const float *grad, float *m, float *v,
+                               const adamw_tensor *tensors, int n_tensors, float lr, float beta1, float beta2,
+                               float eps, float grad_scale, int step);
     // `tensors` and `numels` are host arrays of backend pointers / counts; the norm comes back to the host.
     float (*global_norm)(const float *const *tensors, const size_t *numels, int n_tensors, void *ws);
     size_t (*global_norm_workspace_size)(int n_tensors);

@@ -145,6 +145,7 @@ typedef struct model {
 
     float *host_losses;      // [max_rows] host copy of the per-position losses
     int32_t *host_tokens;    // [max_rows] staging for uploads
+    adamw_tensor *host_adamw; // [pt.n] the AdamW step's tensor list (offsets, decay, seeds)
 } model;
 
 // model_build flags.

@@ -127,6 +127,16 @@ static void adamw(float *master, void *weights, const float *grad, float *m, flo
     if (weights) cpu_copy(weights, master, n * sizeof(float));
 }
 
+static void adamw_tensors(float *master, void *weights, const float *grad, float *m, float *v,
+                          const adamw_tensor *t, int n_tensors, float lr, float beta1, float beta2, float eps,
+                          float grad_scale, int step) {
+    for (int i = 0; i < n_tensors; i++) {
+        const size_t o = t[i].offset;
+        adamw(master + o, weights ? (float *)weights + o : NULL, grad + o, m + o, v + o, t[i].numel, lr, beta1, beta2,
+              eps, t[i].weight_decay, grad_scale, step, t[i].seed);
+    }
+}
+
 static void add(void *out, const void *a, const void *b, size_t n) { add_cpu(out, a, b, n); }
 static void copy_rows(void *dst, int dst_stride, const void *src, int src_stride, int rows, int cols) {
     copy_rows_cpu(dst, dst_stride, src, src_stride, rows, cols);
@@ -176,6 +186,7 @@ static const scout_backend cpu_backend = {
     .cross_entropy_backward = ce_bwd,
     .cross_entropy_fused = ce_fused,
     .adamw_step = adamw,
+    .adamw_step_tensors = adamw_tensors,
     .global_norm = global_norm_cpu,
     .global_norm_workspace_size = global_norm_workspace_size_cpu,
     .add = add,

@@ -46,15 +46,20 @@ __device__ __forceinline__ uint32_t element_noise(size_t i, uint32_t seed) {
     return squirrel_noise5((uint32_t)i, seed ^ (uint32_t)(i >> 32) * 0x9E3779B9u);
 }
 
-// One element's update; returns the new master value.
+// One element's update; returns the new master value. Every operation is a separately rounded intrinsic
+// (__fmul_rn, ...), which nvcc never contracts into an FMA: the CPU reference (x86-64 without FMA) computes
+// exactly these roundings, so the GPU step is bit-identical to it, and the result cannot depend on how ptxas
+// happened to fuse the expression in a given kernel (the batched and per-tensor kernels differed in the last bit
+// of 6% of the master weights before).
 __device__ __forceinline__ float adamw_element(float &master, float g, float &m, float &v, float step_size, float decay,
                                                float beta1, float beta2, float bc2_sqrt, float eps) {
-    float mi = beta1 * m + (1.0f - beta1) * g;
-    float vi = beta2 * v + (1.0f - beta2) * g * g;
+    const float mi = __fadd_rn(__fmul_rn(beta1, m), __fmul_rn(1.0f - beta1, g));
+    const float vi = __fadd_rn(__fmul_rn(beta2, v), __fmul_rn(__fmul_rn(1.0f - beta2, g), g));
     m = mi;
     v = vi;
     // Decoupled decay first (param *= 1 - lr wd), then the Adam step, as PyTorch orders them.
-    master = master * decay - step_size * mi / (sqrtf(vi) / bc2_sqrt + eps);
+    const float denom = __fadd_rn(__fdiv_rn(__fsqrt_rn(vi), bc2_sqrt), eps);
+    master = __fsub_rn(__fmul_rn(master, decay), __fdiv_rn(__fmul_rn(step_size, mi), denom));
     return master;
 }
 
@@ -63,11 +68,12 @@ __device__ __forceinline__ float adamw_element(float &master, float g, float &m,
 // then four per thread with 2-byte weight stores, kept too few bytes in flight to reach the memory bandwidth
 // (5.4 ms per step of scout_swa_470m, 60% of it). VEC = 1 for unaligned slices. Element i's update and rounding
 // bits are the same either way.
+// One thread's elements [i0, i0 + VEC) of a tensor of n (tensor-local indices: the rounding bits depend on them).
 template <int VEC>
-__global__ void adamw_kernel(float *master, floatX *weights, const float *grad, float *m, float *v, size_t n,
-                             float step_size, float decay, float beta1, float beta2, float bc2_sqrt, float eps,
-                             float grad_scale, uint32_t seed, int nearest) {
-    size_t i0 = ((size_t)blockIdx.x * blockDim.x + threadIdx.x) * VEC;
+__device__ __forceinline__ void adamw_thread(float *master, floatX *weights, const float *grad, float *m, float *v,
+                                             size_t n, size_t i0, float step_size, float decay, float beta1,
+                                             float beta2, float bc2_sqrt, float eps, float grad_scale, uint32_t seed,
+                                             int nearest) {
     if (i0 >= n) return;
     if (VEC == 8 && i0 + 8 <= n) {
         float4 g4[2], m4[2], v4[2], p4[2];
@@ -79,7 +85,7 @@ __global__ void adamw_kernel(float *master, floatX *weights, const float *grad, 
         float *gs = &g4[0].x, *ms = &m4[0].x, *vs = &v4[0].x, *ps = &p4[0].x; // float4[2]: 8 contiguous floats
 #pragma unroll
         for (int k = 0; k < 8; k++)
-            adamw_element(ps[k], gs[k] * grad_scale, ms[k], vs[k], step_size, decay, beta1, beta2, bc2_sqrt, eps);
+            adamw_element(ps[k], __fmul_rn(gs[k], grad_scale), ms[k], vs[k], step_size, decay, beta1, beta2, bc2_sqrt, eps);
 #pragma unroll
         for (int h = 0; h < 2; h++) {
             *(float4 *)(m + i0 + 4 * h) = m4[h];
@@ -96,10 +102,46 @@ __global__ void adamw_kernel(float *master, floatX *weights, const float *grad, 
         return;
     }
     for (size_t i = i0; i < i0 + VEC && i < n; i++) {
-        float p = adamw_element(master[i], grad[i] * grad_scale, m[i], v[i], step_size, decay, beta1, beta2,
+        float p = adamw_element(master[i], __fmul_rn(grad[i], grad_scale), m[i], v[i], step_size, decay, beta1, beta2,
                                 bc2_sqrt, eps);
         if (weights) weights[i] = nearest ? f2bf(p) : stochastic_round_bf16(p, element_noise(i, seed));
     }
+}
+
+template <int VEC>
+__global__ void adamw_kernel(float *master, floatX *weights, const float *grad, float *m, float *v, size_t n,
+                             float step_size, float decay, float beta1, float beta2, float bc2_sqrt, float eps,
+                             float grad_scale, uint32_t seed, int nearest) {
+    adamw_thread<VEC>(master, weights, grad, m, v, n, ((size_t)blockIdx.x * blockDim.x + threadIdx.x) * VEC,
+                      step_size, decay, beta1, beta2, bc2_sqrt, eps, grad_scale, seed, nearest);
+}
+
+// Up to kBatchTensors tensors of one parameter buffer in one launch (apex's multi_tensor_apply idea): tensor t
+// owns blocks [block_start[t], block_start[t + 1]); a block finds its tensor by binary search in the kernel's
+// parameters (block-uniform, the constant bank). 3.6 KB of parameters, under the 4 KB every launch may pass.
+constexpr int kAdamwThreads = 512, kAdamwVec = 8, kBatchTensors = 128;
+struct AdamwBatch {
+    int n_tensors;
+    unsigned block_start[kBatchTensors + 1];
+    size_t offset[kBatchTensors], numel[kBatchTensors];
+    float decay[kBatchTensors]; // 1 - lr wd
+    uint32_t seed[kBatchTensors];
+};
+
+__global__ void __launch_bounds__(kAdamwThreads)
+    adamw_batch_kernel(float *master, floatX *weights, const float *grad, float *m, float *v,
+                       const __grid_constant__ AdamwBatch b, float step_size, float beta1, float beta2,
+                       float bc2_sqrt, float eps, float grad_scale, int nearest) {
+    int lo = 0, hi = b.n_tensors - 1; // the last t with block_start[t] <= blockIdx.x
+    while (lo < hi) {
+        const int mid = (lo + hi + 1) / 2;
+        if (b.block_start[mid] <= blockIdx.x) lo = mid;
+        else hi = mid - 1;
+    }
+    const size_t o = b.offset[lo];
+    const size_t i0 = ((size_t)(blockIdx.x - b.block_start[lo]) * kAdamwThreads + threadIdx.x) * kAdamwVec;
+    adamw_thread<kAdamwVec>(master + o, weights ? weights + o : NULL, grad + o, m + o, v + o, b.numel[lo], i0,
+                            step_size, b.decay[lo], beta1, beta2, bc2_sqrt, eps, grad_scale, b.seed[lo], nearest);
 }
 
 // The rounding of adamw_kernel alone: the bf16 copy of master exactly as an AdamW step with this seed left it.
@@ -134,6 +176,50 @@ extern "C" void adamw_step_cuda(float *master, void *weights, const float *grad,
             master, (floatX *)weights, grad, m, v, n, step_size, decay, beta1, beta2, bc2_sqrt, eps, grad_scale, seed,
             nearest);
     cudaCheck(cudaGetLastError());
+}
+
+// The batched step: tensors whose slices are 16-byte aligned go into launches of up to kBatchTensors; any other
+// takes adamw_step_cuda's path on its own (the tensors are disjoint, so the order does not matter).
+extern "C" void adamw_step_tensors_cuda(float *master, void *weights, const float *grad, float *m, float *v,
+                                        const adamw_tensor *tensors, int n_tensors, float lr, float beta1, float beta2,
+                                        float eps, float grad_scale, int step, cudaStream_t stream) {
+    const float bc1 = (float)(1.0 - pow(beta1, step)); // as adamw_step_cuda
+    const float bc2_sqrt = (float)sqrt(1.0 - pow(beta2, step));
+    const float step_size = lr / bc1;
+    const int nearest = scout_cuda_adamw_round_nearest_();
+    floatX *w = (floatX *)weights;
+    AdamwBatch b;
+    b.n_tensors = 0;
+    unsigned blocks = 0;
+    auto flush = [&] {
+        if (b.n_tensors == 0) return;
+        b.block_start[b.n_tensors] = blocks;
+        adamw_batch_kernel<<<blocks, kAdamwThreads, 0, stream>>>(master, w, grad, m, v, b, step_size, beta1, beta2,
+                                                                 bc2_sqrt, eps, grad_scale, nearest);
+        cudaCheck(cudaGetLastError());
+        b.n_tensors = 0, blocks = 0;
+    };
+    for (int i = 0; i < n_tensors; i++) {
+        const adamw_tensor *t = &tensors[i];
+        if (t->numel == 0) continue;
+        const size_t o = t->offset;
+        const size_t nb = ceil_div_sz(t->numel, (size_t)kAdamwThreads * kAdamwVec);
+        const bool aligned = aligned16(master + o) && aligned16(grad + o) && aligned16(m + o) && aligned16(v + o) &&
+                             (!w || aligned16(w + o));
+        if (!aligned || nb > 0x7fffffffu / 2) { // unaligned, or a tensor of over 2^33 elements: on its own
+            adamw_step_cuda(master + o, w ? w + o : NULL, grad + o, m + o, v + o, t->numel, lr, beta1, beta2, eps,
+                            t->weight_decay, grad_scale, step, t->seed, stream);
+            continue;
+        }
+        if (b.n_tensors == kBatchTensors || blocks + nb > 0x7fffffffu) flush(); // grid x is below 2^31
+        b.block_start[b.n_tensors] = blocks;
+        b.offset[b.n_tensors] = o, b.numel[b.n_tensors] = t->numel;
+        b.decay[b.n_tensors] = 1.0f - lr * t->weight_decay; // as adamw_step_cuda
+        b.seed[b.n_tensors] = t->seed;
+        b.n_tensors++;
+        blocks += (unsigned)nb;
+    }
+    flush();
 }
 
 extern "C" void f32_to_bf16_seeded_cuda(void *dst, const float *src, size_t n, uint32_t seed, cudaStream_t stream) {

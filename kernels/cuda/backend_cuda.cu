@@ -367,6 +367,11 @@ static void adamw(float *master, void *weights, const float *grad, float *m, flo
     PROF(0, "adamw");
     adamw_step_cuda(master, weights, grad, m, v, n, lr, beta1, beta2, eps, weight_decay, grad_scale, step, seed, S());
 }
+static void adamw_tensors(float *master, void *weights, const float *grad, float *m, float *v, const adamw_tensor *t,
+                          int n_tensors, float lr, float beta1, float beta2, float eps, float grad_scale, int step) {
+    PROF(0, "adamw_tensors n=%d", n_tensors);
+    adamw_step_tensors_cuda(master, weights, grad, m, v, t, n_tensors, lr, beta1, beta2, eps, grad_scale, step, S());
+}
 static float global_norm(const float *const *tensors, const size_t *numels, int n_tensors, void *ws) {
     PROF(0, "global_norm");
     return global_norm_cuda(tensors, numels, n_tensors, ws, S());
@@ -425,6 +430,7 @@ static scout_backend make_table(void) {
     t.cross_entropy_forward = ce_fwd;
     t.cross_entropy_backward = ce_bwd;
     t.adamw_step = adamw;
+    t.adamw_step_tensors = adamw_tensors;
     t.global_norm = global_norm;
     t.global_norm_workspace_size = global_norm_workspace_size_cuda;
     t.add = add;

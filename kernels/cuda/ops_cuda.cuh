@@ -19,6 +19,7 @@
 #include <cuda_runtime_api.h>
 
 #include "dx_mode.h"
+#include "ops.h" // adamw_tensor
 
 #ifdef __cplusplus
 extern "C" {
@@ -141,6 +142,10 @@ void cross_entropy_fused_cuda(float *losses, void *dlogits, const void *logits, 
 void adamw_step_cuda(float *master, void *weights, const float *grad, float *m, float *v, size_t n, float lr,
                      float beta1, float beta2, float eps, float weight_decay, float grad_scale, int step,
                      uint32_t seed, cudaStream_t stream);
+// adamw_step_cuda over slices of one parameter buffer, up to 128 per launch (the table's adamw_step_tensors).
+void adamw_step_tensors_cuda(float *master, void *weights, const float *grad, float *m, float *v,
+                             const adamw_tensor *tensors, int n_tensors, float lr, float beta1, float beta2, float eps,
+                             float grad_scale, int step, cudaStream_t stream);
 
 float global_norm_cuda(const float *const *tensors, const size_t *numels, int n_tensors, void *ws,
                        cudaStream_t stream);

@@ -752,6 +752,54 @@ static void test_adamw_stochastic(void) {
     dt_free(&dp), dt_free(&dw), dt_free(&dg), dt_free(&dm), dt_free(&dv);
 }
 
+// The batched step (the table's adamw_step_tensors) against one adamw_step per tensor on the same device: 150
+// tensors (two launches of at most 128), one slice misaligned (its own launch), gaps between the slices: master,
+// m, v and the bf16 copy must be bit-identical, gaps included (untouched by both).
+static void test_adamw_tensors(void) {
+    if (!selected("adamw")) return;
+    enum { NT = 150 };
+    adamw_tensor tl[NT];
+    size_t n = 0;
+    for (int i = 0; i < NT; i++) {
+        const size_t numel = i == 7 ? 1000003 : i == 8 ? 3 : (size_t)(1 + (i * 7919) % 5000);
+        n = (n + 15) / 16 * 16 + 16 * (i % 3) + (i == 40 ? 1 : 0); // 64-byte starts, gaps; tensor 40 misaligned
+        tl[i] = (adamw_tensor){.offset = n, .numel = numel, .weight_decay = i % 5 ? kWd : 0.0f,
+                               .seed = 0xABCDu + 977u * (uint32_t)i};
+        n += numel;
+    }
+    float *p0 = host_random(n, -0.1, 0.1, 0), *g = host_random(n, -1, 1, 0);
+    float *m0 = host_random(n, -0.1, 0.1, 0), *v0 = host_random(n, 0, 0.01, 0);
+    float *w0 = host_random(n, -1, 1, 1); // the bf16 copy's prior content, as fp32 values that bf16 holds exactly
+    unsigned char *raw[2][4];
+    for (int way = 0; way < 2; way++) {
+        dtensor d[4] = {dt_alloc(K_F32, n), dt_alloc(K_BF16, n), dt_alloc(K_F32, n), dt_alloc(K_F32, n)};
+        dtensor dg = dt_alloc(K_F32, n);
+        dt_upload(&d[0], p0), dt_upload(&d[1], w0), dt_upload(&d[2], m0), dt_upload(&d[3], v0), dt_upload(&dg, g);
+        float *P = (float *)d[0].p, *M = (float *)d[2].p, *V = (float *)d[3].p, *Gr = (float *)dg.p;
+        if (way == 0)
+            G->adamw_step_tensors(P, d[1].p, Gr, M, V, tl, NT, kLr, kB1, kB2, kEps, kScale, 5);
+        else
+            for (int i = 0; i < NT; i++) {
+                const size_t o = tl[i].offset;
+                G->adamw_step(P + o, (char *)d[1].p + 2 * o, Gr + o, M + o, V + o, tl[i].numel, kLr, kB1, kB2, kEps,
+                              tl[i].weight_decay, kScale, 5, tl[i].seed);
+            }
+        GPU_CHECK(cudaDeviceSynchronize());
+        for (int k = 0; k < 4; k++) raw[way][k] = dt_download_raw(&d[k], NULL), dt_free(&d[k]);
+        dt_free(&dg);
+    }
+    static const char *names[4] = {"master", "weights", "m", "v"};
+    for (int k = 0; k < 4; k++) {
+        const size_t bytes = n * (k == 1 ? 2 : 4);
+        size_t differ = 0;
+        for (size_t b = 0; b < bytes; b++) differ += raw[0][k][b] != raw[1][k][b];
+        print_row("adamw_tensors", fmt("%d slices, n=%zu, vs per tensor", NT, n), names[k], (double)differ,
+                  0.0, 1, 1, differ == 0);
+        free(raw[0][k]), free(raw[1][k]);
+    }
+    free(p0), free(g), free(m0), free(v0), free(w0);
+}
+
 static void test_global_norm(void) {
     if (!selected("global_norm")) return;
     const int nt = 70; // more than one launch batch of 64 tensors
@@ -881,6 +929,7 @@ int main(int argc, char **argv) {
     test_adamw(1000003, 10, 0);
     test_adamw(4097, 3, 1);
     test_adamw_stochastic();
+    test_adamw_tensors();
     test_global_norm();
 
     printf("%d rows, %d failed\n", g_rows, g_failures);

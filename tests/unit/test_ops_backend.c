@@ -64,6 +64,7 @@ static void test_every_slot_filled(const scout_backend *be) {
     SLOT(cross_entropy_forward);
     SLOT(cross_entropy_backward);
     SLOT(adamw_step);
+    SLOT(adamw_step_tensors);
     SLOT(global_norm);
     SLOT(global_norm_workspace_size);
     SLOT(add);

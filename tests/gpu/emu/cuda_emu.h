@@ -140,6 +140,12 @@ static inline unsigned __ballot_sync(unsigned mask, int pred) {
 // ---- device math and bit helpers ---------------------------------------------------------------------------
 
 static inline float rsqrtf(float x) { return 1.0f / sqrtf(x); }
+// The correctly rounded single operations (never contracted into an FMA on the device): the host's IEEE ones.
+static inline float __fadd_rn(float a, float b) { return a + b; }
+static inline float __fsub_rn(float a, float b) { return a - b; }
+static inline float __fmul_rn(float a, float b) { return a * b; }
+static inline float __fdiv_rn(float a, float b) { return a / b; }
+static inline float __fsqrt_rn(float x) { return sqrtf(x); }
 // __expf and __logf: glibc declares them (its internal names of expf and logf).
 static inline float __fdividef(float a, float b) { return a / b; }
 static inline float __saturatef(float x) { return x < 0.0f ? 0.0f : (x > 1.0f ? 1.0f : x); }
