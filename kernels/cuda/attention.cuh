@@ -63,7 +63,8 @@ constexpr float kLn2 = 0.6931471805599453f;
 // - STAGES = 3 keeps two tiles in flight instead of one: with few blocks per SM an iteration can be shorter
 //   than a global-memory latency.
 // - MIN_BLOCKS is the occupancy __launch_bounds__ asks ptxas for: it caps the registers at 64K / (32 WARPS
-//   MIN_BLOCKS); chosen per shape so that nothing spills (checked with nvcc -Xptxas -v).
+//   MIN_BLOCKS); chosen per shape so that nothing spills (checked with nvcc -Xptxas -v) but 4 bytes in the
+//   checkpoint forward of the 128-register shapes.
 // Named "OWNxSTREAM", plus "wWARPS" when a warp owns more than 16 rows and "sSTAGES" when STAGES > 2:
 // "128x64w4" is 128 queries (keys for dk/dv) per block, 4 warps of 32 rows, 64-row streamed tiles, double
 // buffered. MIN_BLOCKS is not in the name: one per shape.
@@ -192,6 +193,11 @@ __device__ __forceinline__ float quad_max(float x) {
     return fmaxf(x, __shfl_xor_sync(0xffffffffu, x, 2));
 }
 
+// Elements col, col + 1 (col even) of a 4-byte aligned bf16 row in one 4-byte load: the self terms of checkpoint
+// attention read a thread's 32 columns of a row this way (two 2-byte loads each were ~400 loads per thread in
+// the forward's prologue).
+__device__ __forceinline__ uint32_t ld_pair(const floatX *p) { return *reinterpret_cast<const uint32_t *>(p); }
+
 // The columns a thread holds, in both the A-fragment layout (a0..a3 of k-step kk) and the C layout (tiles nt =
 // 2kk, 2kk+1): column(kk, half, e) = 16 kk + 8 half + 2 (lane % 4) + e. A row-vector dot product of a thread's
 // A fragments for row r (0: row g, 1: row g + 8) with a global row x is therefore a quad-local partial sum.
@@ -205,7 +211,8 @@ __device__ __forceinline__ float frag_row_dot(const uint32_t (&f)[D / 16][4], in
         for (int half = 0; half < 2; half++) {
             const uint32_t w = f[kk][r + 2 * half];
             const int col = kk * 16 + half * 8 + 2 * tq;
-            s += bf_lo(w) * bf2f(x[col]) + bf_hi(w) * bf2f(x[col + 1]);
+            const uint32_t xv = ld_pair(x + col);
+            s += bf_lo(w) * bf_lo(xv) + bf_hi(w) * bf_hi(xv);
         }
     return s;
 }
@@ -382,8 +389,9 @@ __global__ void __launch_bounds__(Cfg::kThreads, Cfg::kMinBlocks)
 #pragma unroll
                 for (int nt = 0; nt < D / 8; nt++) {
                     const int col = nt * 8 + 2 * tq;
-                    o[mt][nt][2 * r] = ok ? bf2f(vi[col]) : 0.0f;
-                    o[mt][nt][2 * r + 1] = ok ? bf2f(vi[col + 1]) : 0.0f;
+                    const uint32_t vv = ld_pair(vi + col);
+                    o[mt][nt][2 * r] = ok ? bf_lo(vv) : 0.0f;
+                    o[mt][nt][2 * r + 1] = ok ? bf_hi(vv) : 0.0f;
                 }
             } else {
                 m_r[mt][r] = -INFINITY;
@@ -579,8 +587,9 @@ __global__ void __launch_bounds__(Cfg::kThreads, Cfg::kMinBlocks)
 #pragma unroll
                 for (int nt = 0; nt < D / 8; nt++) {
                     const int col = nt * 8 + 2 * tq;
-                    dqa[mt][nt][2 * r] += dl * bf2f(ki[col]);
-                    dqa[mt][nt][2 * r + 1] += dl * bf2f(ki[col + 1]);
+                    const uint32_t kv = ld_pair(ki + col);
+                    dqa[mt][nt][2 * r] += dl * bf_lo(kv);
+                    dqa[mt][nt][2 * r + 1] += dl * bf_hi(kv);
                 }
             }
         }
