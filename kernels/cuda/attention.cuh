@@ -23,7 +23,8 @@
 //   (dk/dv) are turned into the A operand of the next product at once, so the live registers do not grow
 //   with the tile and the warp's accumulators can be two row tiles deep.
 //   For checkpoint attention the dk/dv kernel handles the checkpoint rows (their self term is one more pair
-//   of the key tile, see CkptKeys::grad_valid); the other rows only have the self term, which a row kernel
+//   of the key tile, see CkptKeys::grad_valid); the other rows only have the self term, which the dq kernel
+//   writes from the fragments it holds (n_h = n_kv), or with GQA (a sum over the group's heads) a row kernel
 //   computes (8 lanes per row, 16-byte accesses).
 // Tile shapes are template parameters (Tile<>): each kernel is instantiated for a few shapes and one is picked
 // per kernel at run time (TileChoice: SCOUT_ATTN_TILES, read once, or scout_cuda_attention_set_tiles(), which
@@ -155,6 +156,7 @@ struct SwaKeys {
     // For dK, dV: the pairs (query i, key j) whose softmax term reaches key j, and the queries with such a
     // pair for some key of [k0, k1): [query_begin(k0), query_end(k1)).
     __host__ __device__ bool grad_valid(int i, int j) const { return valid(i, j); }
+    __host__ __device__ bool self_only(int /*i*/) const { return false; } // no self seed
     __host__ __device__ int query_begin(int k0) const { return k0; }
     __host__ __device__ int query_end(int k1) const { return k1 - 1 + window < T ? k1 - 1 + window : T; }
 };
@@ -175,6 +177,8 @@ struct CkptKeys {
     // pair of compact key m, so the dk/dv kernel handles it as any other (rows that are no checkpoint have
     // only the self term, computed by attn_ckpt_self_dkdv_kernel).
     __host__ __device__ bool grad_valid(int i, int m) const { return key_row(m) <= i; }
+    // Row i's dk, dv have the self term only: it is no checkpoint.
+    __host__ __device__ bool self_only(int i) const { return (i + 1) % seg != 0; }
     __host__ __device__ int query_begin(int k0) const { return key_row(k0); }
     __host__ __device__ int query_end(int /*k1*/) const { return T; }
 };
@@ -514,7 +518,8 @@ template <int D, class Cfg, class Keys>
 __global__ void __launch_bounds__(Cfg::kThreads, Cfg::kMinBlocks)
     attn_bwd_dq_mma_kernel(floatX *dq, const floatX *dout, const floatX *q, const floatX *k, const floatX *v,
                            const float *lse, const float *delta, int T, int n_h, int n_kv,
-                           const __grid_constant__ Keys keys, float scale_log2, float scale, int reverse) {
+                           const __grid_constant__ Keys keys, float scale_log2, float scale, int reverse,
+                           floatX *self_dk, floatX *self_dv) {
     constexpr int BM = Cfg::kOwn, BN = Cfg::kStream, MT = Cfg::kMT, NT = Cfg::kThreads, S = Cfg::kStages;
     constexpr int LD = D + kPad;
     extern __shared__ __align__(16) unsigned char attn_smem[];
@@ -590,6 +595,23 @@ __global__ void __launch_bounds__(Cfg::kThreads, Cfg::kMinBlocks)
                     const uint32_t kv = ld_pair(ki + col);
                     dqa[mt][nt][2 * r] += dl * bf_lo(kv);
                     dqa[mt][nt][2 * r + 1] += dl * bf_hi(kv);
+                }
+                // Without GQA (self_dk != NULL) a row that is no checkpoint has only this term in its dk, dv:
+                // dk_i = scale dl q_i, dv_i = p dO_i, from the q_i, dO_i fragments already here (the separate row
+                // kernel read q, dO, k, v again: 58 us at 8 x 2048).
+                if (self_dk && ok && keys.self_only(i)) {
+                    floatX *dkr = self_dk + ((size_t)b * T + i) * kv_stride + (size_t)kvh * D;
+                    floatX *dvr = self_dv + ((size_t)b * T + i) * kv_stride + (size_t)kvh * D;
+                    const float ds = dl * scale;
+#pragma unroll
+                    for (int kk = 0; kk < D / 16; kk++)
+#pragma unroll
+                        for (int half = 0; half < 2; half++) {
+                            const int col = kk * 16 + half * 8 + 2 * tq;
+                            const uint32_t qw = qf[mt][kk][r + 2 * half], ow = dof[mt][kk][r + 2 * half];
+                            *reinterpret_cast<uint32_t *>(dkr + col) = pack_bf16(ds * bf_lo(qw), ds * bf_hi(qw));
+                            *reinterpret_cast<uint32_t *>(dvr + col) = pack_bf16(p * bf_lo(ow), p * bf_hi(ow));
+                        }
                 }
             }
         }
@@ -1304,6 +1326,8 @@ static void attention_backward(void *dq, void *dk, void *dv, const void *dout, c
     cudaCheck(cudaGetLastError());
     const size_t kv_rows = (size_t)B * T * n_kv;
     if (use_mma(d, dq, dk, dv, dout, q, k) && aligned16(v)) {
+        // Checkpoint attention without GQA: the dq kernel writes the self-only rows of dk, dv too.
+        const bool fuse_self = Keys::kSelfSeed && n_h == n_kv;
         DqTiles::visit(tile_choice().dq, [&](auto tile) {
             using Cfg = decltype(tile);
             auto kernel = attn_bwd_dq_mma_kernel<kMmaD, Cfg, Keys>;
@@ -1312,7 +1336,8 @@ static void attention_backward(void *dq, void *dk, void *dv, const void *dout, c
             (void)opted;
             kernel<<<dim3(ceil_div(T, Cfg::kOwn), n_h, B), Cfg::kThreads, smem, stream>>>(
                 (floatX *)dq, (const floatX *)dout, (const floatX *)q, (const floatX *)k, (const floatX *)v, lse,
-                delta, T, n_h, n_kv, keys, scale * kLog2e, scale, reverse);
+                delta, T, n_h, n_kv, keys, scale * kLog2e, scale, reverse, fuse_self ? (floatX *)dk : NULL,
+                fuse_self ? (floatX *)dv : NULL);
         });
         cudaCheck(cudaGetLastError());
         const int n_keys = keys.n_keys();
@@ -1343,11 +1368,13 @@ static void attention_backward(void *dq, void *dk, void *dv, const void *dout, c
                 cudaCheck(cudaGetLastError());
             }
         }
-        if constexpr (Keys::kSelfSeed) { // the rows that are no checkpoint: self term only
-            attn_ckpt_self_dkdv_kernel<kMmaD><<<(unsigned)ceil_div_sz(kv_rows * 8, 256), 256, 0, stream>>>(
-                (floatX *)dk, (floatX *)dv, (const floatX *)dout, (const floatX *)q, (const floatX *)k,
-                (const floatX *)v, lse, delta, B, T, n_h, n_kv, keys.seg, scale);
-            cudaCheck(cudaGetLastError());
+        if constexpr (Keys::kSelfSeed) { // the rows that are no checkpoint, with GQA: self term only
+            if (!fuse_self) {
+                attn_ckpt_self_dkdv_kernel<kMmaD><<<(unsigned)ceil_div_sz(kv_rows * 8, 256), 256, 0, stream>>>(
+                    (floatX *)dk, (floatX *)dv, (const floatX *)dout, (const floatX *)q, (const floatX *)k,
+                    (const floatX *)v, lse, delta, B, T, n_h, n_kv, keys.seg, scale);
+                cudaCheck(cudaGetLastError());
+            }
         }
     } else {
         attn_bwd_dq_general_kernel<Keys><<<(unsigned)ceil_div_sz(rows, 4), 128, 0, stream>>>(

@@ -10,7 +10,8 @@
 // Backward: dq per query tile (self term included); dk/dv of the checkpoint rows by key tiles that loop over
 // the later query tiles (cut into up to 8 chunks of >= 1024 queries, one block each, summed in chunk order by
 // a small kernel: one block per key tile left the GPU waiting on the first tiles) and the GQA heads, the rows'
-// own self term being one more pair; every other row has only its self term, computed by a row kernel. Cost
+// own self term being one more pair; every other row has only its self term, written by the dq kernel (or
+// with GQA, whose dk/dv sum over the group's heads, by a row kernel). Cost
 // O(T * (T/s + 1) * d).
 #include "cuda/attention.cuh"
 
