@@ -46,7 +46,7 @@ ifeq ($(CUDA),1)
   endif
 endif
 
-.PHONY: all clean deps test test-unit test-bats test-gpu demo bench-pack bench-tokenize bench-parquet bench-fetch bench-train fuzz-parquet
+.PHONY: all clean deps test test-unit test-bats test-gpu demo bench-pack bench-tokenize bench-parquet bench-fetch bench-train bench-attention fuzz-parquet
 all: $(TOOLS)
 
 # rm first: `ar rcs` alone never drops the object of a deleted source file.
@@ -117,6 +117,11 @@ bench-parquet: deps all build/tests/parquet-cat
 
 bench-train: all
 	@scripts/bench-train.sh
+
+# (NVIDIA GPU) the attention kernels per tile shape, then PyTorch's SDPA backends at the causal shapes, side by side.
+bench-attention: all $(GPU_BIN)
+	@build/gpu/bench_gpu --attn-tiles
+	@python3 scripts/bench-sdpa.py || echo "bench-attention: no PyTorch with CUDA here: the SDPA side skipped"
 
 bench-fetch: deps all
 	@scripts/bench-fetch.sh
