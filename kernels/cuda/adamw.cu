@@ -2,10 +2,11 @@
 // copy of the weights the forward reads, rounded stochastically (llm.c's adamw_kernel3).
 //
 // Eight parameters per thread, memory-bound (read grad, m, v, master; write m, v, master, weights). The update
-// is the CPU reference's formula operation for operation (bias corrections computed once on the host, in
-// double), so the fp32 results agree with it to rounding. Stochastic rounding draws its random bits from a
-// hash of (element index, seed) rather than of the thread, so the result does not depend on the launch shape;
-// the same seed gives the same weights (a resumed run re-rounds bit-identically when it stores the seed).
+// is the CPU reference's formula operation for operation, each separately rounded (bias corrections computed
+// once on the host, in double), so the fp32 results are bit-identical to it (see adamw_element). Stochastic
+// rounding draws its random bits from a hash of (element index, seed) rather than of the thread, so the result
+// does not depend on the launch shape; the same seed gives the same weights (a resumed run re-rounds
+// bit-identically when it stores the seed).
 #include <math.h>
 
 #include "cuda/common.cuh"
@@ -68,7 +69,8 @@ __device__ __forceinline__ float adamw_element(float &master, float g, float &m,
 // then four per thread with 2-byte weight stores, kept too few bytes in flight to reach the memory bandwidth
 // (5.4 ms per step of scout_swa_470m, 60% of it). VEC = 1 for unaligned slices. Element i's update and rounding
 // bits are the same either way.
-// One thread's elements [i0, i0 + VEC) of a tensor of n (tensor-local indices: the rounding bits depend on them).
+// adamw_thread: one thread's elements [i0, i0 + VEC) of a tensor of n (tensor-local indices: the rounding bits
+// depend on them).
 template <int VEC>
 __device__ __forceinline__ void adamw_thread(float *master, floatX *weights, const float *grad, float *m, float *v,
                                              size_t n, size_t i0, float step_size, float decay, float beta1,
@@ -157,15 +159,23 @@ __global__ void round_seeded_kernel(floatX *weights, const float *master, size_t
 
 int scout_cuda_adamw_round_nearest_(void); // backend_cuda.cu: the SCOUT_CUDA_ADAMW_ROUND_NEAREST flag
 
+// A step's scalars, shared by the per-tensor and batched launchers: the bias corrections once per call, in
+// double, exactly as the CPU reference computes them; a tensor's decay 1 - lr wd.
+struct AdamwScalars {
+    float step_size, bc2_sqrt;
+};
+static AdamwScalars adamw_scalars(float lr, float beta1, float beta2, int step) {
+    const float bc1 = (float)(1.0 - pow(beta1, step));
+    return {lr / bc1, (float)sqrt(1.0 - pow(beta2, step))};
+}
+static float adamw_decay(float lr, float weight_decay) { return 1.0f - lr * weight_decay; }
+
 extern "C" void adamw_step_cuda(float *master, void *weights, const float *grad, float *m, float *v, size_t n,
                                 float lr, float beta1, float beta2, float eps, float weight_decay, float grad_scale,
                                 int step, uint32_t seed, cudaStream_t stream) {
     if (n == 0) return;
-    // Bias corrections once per call, in double, exactly as the CPU reference computes them.
-    const float bc1 = (float)(1.0 - pow(beta1, step));
-    const float bc2_sqrt = (float)sqrt(1.0 - pow(beta2, step));
-    const float step_size = lr / bc1;
-    const float decay = 1.0f - lr * weight_decay;
+    const AdamwScalars sc = adamw_scalars(lr, beta1, beta2, step);
+    const float step_size = sc.step_size, bc2_sqrt = sc.bc2_sqrt, decay = adamw_decay(lr, weight_decay);
     const int block = 512, nearest = scout_cuda_adamw_round_nearest_();
     if (aligned16(master) && aligned16(grad) && aligned16(m) && aligned16(v) && aligned16(weights))
         adamw_kernel<8><<<(unsigned)ceil_div_sz(n, 8 * block), block, 0, stream>>>(
@@ -183,9 +193,8 @@ extern "C" void adamw_step_cuda(float *master, void *weights, const float *grad,
 extern "C" void adamw_step_tensors_cuda(float *master, void *weights, const float *grad, float *m, float *v,
                                         const adamw_tensor *tensors, int n_tensors, float lr, float beta1, float beta2,
                                         float eps, float grad_scale, int step, cudaStream_t stream) {
-    const float bc1 = (float)(1.0 - pow(beta1, step)); // as adamw_step_cuda
-    const float bc2_sqrt = (float)sqrt(1.0 - pow(beta2, step));
-    const float step_size = lr / bc1;
+    const AdamwScalars sc = adamw_scalars(lr, beta1, beta2, step);
+    const float step_size = sc.step_size, bc2_sqrt = sc.bc2_sqrt;
     const int nearest = scout_cuda_adamw_round_nearest_();
     floatX *w = (floatX *)weights;
     AdamwBatch b;
@@ -214,7 +223,7 @@ extern "C" void adamw_step_tensors_cuda(float *master, void *weights, const floa
         if (b.n_tensors == kBatchTensors || blocks + nb > 0x7fffffffu) flush(); // grid x is below 2^31
         b.block_start[b.n_tensors] = blocks;
         b.offset[b.n_tensors] = o, b.numel[b.n_tensors] = t->numel;
-        b.decay[b.n_tensors] = 1.0f - lr * t->weight_decay; // as adamw_step_cuda
+        b.decay[b.n_tensors] = adamw_decay(lr, t->weight_decay);
         b.seed[b.n_tensors] = t->seed;
         b.n_tensors++;
         blocks += (unsigned)nb;

@@ -129,7 +129,7 @@ using DkdvTiles = TileList<Tile<64, 64, 4, 2, 4>,    // "64x64":    128 regs, 55
                            Tile<64, 64, 4, 3, 3>,    // "64x64s3":  168 regs, 74 KB: 3 blocks, 12 warps
                            Tile<128, 128, 8, 2, 2>>; // "128x128": 128 regs, 110 KB: 2 blocks, 16 warps
 
-// The shape each kernel uses (indices into the lists above). Defined in swa_attention.cu: the default, then
+// The shape each kernel uses (indices into the lists above). Defined in attention_tiles.cu: the default, then
 // SCOUT_ATTN_TILES (read on first use), then scout_cuda_attention_set_tiles() calls.
 struct TileChoice {
     int fwd, dq, dkdv;
@@ -253,6 +253,37 @@ __device__ __forceinline__ void load_a_frags(uint32_t (&f)[MT][D / 16][4], const
     for (int mt = 0; mt < MT; mt++)
 #pragma unroll
         for (int kk = 0; kk < D / 16; kk++) ldmatrix_x4(f[mt][kk], a_frag_addr(tile, LD, row0 + mt * 16, kk * 16));
+}
+
+// The two products of a backward chunk, for this warp's MT row tiles: s = A X_c^T and t = B Y_c^T, where X_c, Y_c
+// are the 16 streamed rows [16 c, 16 c + 16) of the smem tiles X, Y (pitch LD) and A, B the warp's fragments.
+// The dq kernel's S and dP ((A, B) = (Q, dO) against (K, V)); the dk/dv kernel's S^T and dP^T ((K, V) against
+// (Q, dO)).
+template <int MT, int D, int LD>
+__device__ __forceinline__ void chunk_products(float (&s)[MT][2][4], float (&t)[MT][2][4],
+                                               const uint32_t (&a)[MT][D / 16][4], const uint32_t (&b)[MT][D / 16][4],
+                                               const floatX *X, const floatX *Y, int c) {
+#pragma unroll
+    for (int mt = 0; mt < MT; mt++)
+#pragma unroll
+        for (int n = 0; n < 2; n++)
+#pragma unroll
+            for (int e = 0; e < 4; e++) s[mt][n][e] = t[mt][n][e] = 0.0f;
+#pragma unroll
+    for (int kk = 0; kk < D / 16; kk++) {
+        uint32_t xf[4], yf[4];
+        ldmatrix_x4(xf, bt_frag_addr(X, LD, c * 16, kk * 16));
+        ldmatrix_x4(yf, bt_frag_addr(Y, LD, c * 16, kk * 16));
+        const uint32_t x0[2] = {xf[0], xf[1]}, x1[2] = {xf[2], xf[3]};
+        const uint32_t y0[2] = {yf[0], yf[1]}, y1[2] = {yf[2], yf[3]};
+#pragma unroll
+        for (int mt = 0; mt < MT; mt++) {
+            mma_bf16_16816(s[mt][0], a[mt][kk], x0);
+            mma_bf16_16816(s[mt][1], a[mt][kk], x1);
+            mma_bf16_16816(t[mt][0], b[mt][kk], y0);
+            mma_bf16_16816(t[mt][1], b[mt][kk], y1);
+        }
+    }
 }
 
 // Copies rows [r0, r0 + R) of a [., D] bf16 tensor (row r at base + row_of(r) * stride) into a smem tile of
@@ -637,27 +668,7 @@ __global__ void __launch_bounds__(Cfg::kThreads, Cfg::kMinBlocks)
             for (int c = 0; c < BN / 16; c++) {
                 if (!kHoldDO) load_a_frags<MT, D, LD>(dof, sdO, w0 - q0);
                 float s[MT][2][4], dp[MT][2][4];
-#pragma unroll
-                for (int mt = 0; mt < MT; mt++)
-#pragma unroll
-                    for (int n = 0; n < 2; n++)
-#pragma unroll
-                        for (int e = 0; e < 4; e++) s[mt][n][e] = dp[mt][n][e] = 0.0f;
-#pragma unroll
-                for (int kk = 0; kk < D / 16; kk++) {
-                    uint32_t kf[4], vf[4];
-                    ldmatrix_x4(kf, bt_frag_addr(cK, LD, c * 16, kk * 16));
-                    ldmatrix_x4(vf, bt_frag_addr(cV, LD, c * 16, kk * 16));
-                    const uint32_t k0f[2] = {kf[0], kf[1]}, k1f[2] = {kf[2], kf[3]};
-                    const uint32_t v0f[2] = {vf[0], vf[1]}, v1f[2] = {vf[2], vf[3]};
-#pragma unroll
-                    for (int mt = 0; mt < MT; mt++) {
-                        mma_bf16_16816(s[mt][0], qf[mt][kk], k0f);
-                        mma_bf16_16816(s[mt][1], qf[mt][kk], k1f);
-                        mma_bf16_16816(dp[mt][0], dof[mt][kk], v0f);
-                        mma_bf16_16816(dp[mt][1], dof[mt][kk], v1f);
-                    }
-                }
+                chunk_products<MT, D, LD>(s, dp, qf, dof, cK, cV, c);
                 // P, then the mask in one branch around the whole chunk (a test per element compiled to a
                 // branch and a reconvergence per element, 3 instructions each even when nothing is masked),
                 // then dS.
@@ -742,7 +753,7 @@ __global__ void __launch_bounds__(Cfg::kThreads, Cfg::kMinBlocks)
     const int warp = threadIdx.x / 32, lane = threadIdx.x % 32, g = lane >> 2, tq = lane & 3;
     // Split (part != NULL): blockIdx.y = kv head + n_kv x split, and the block takes only the queries of
     // [split q_chunk, (split + 1) q_chunk) (a multiple of BM: whole query tiles), storing fp32 partial sums
-    // for attn_dkdv_reduce_kernel; see dkdv_split.
+    // for attn_dkdv_reduce_kernel; see dkdv_split_chunk.
     const int kvh = blockIdx.y % n_kv, split = blockIdx.y / n_kv, b = blockIdx.z, group = n_h / n_kv;
     const int n_keys = keys.n_keys();
     const int k0 = blockIdx.x * BN, k1 = min(k0 + BN, n_keys);
@@ -831,27 +842,7 @@ __global__ void __launch_bounds__(Cfg::kThreads, Cfg::kMinBlocks)
                 if (!kHoldK) load_a_frags<MT, D, LD>(kf, sK, w0 - k0);
                 if (!kHoldV) load_a_frags<MT, D, LD>(vf, sV, w0 - k0);
                 float st[MT][2][4], dpt[MT][2][4];
-#pragma unroll
-                for (int mt = 0; mt < MT; mt++)
-#pragma unroll
-                    for (int n = 0; n < 2; n++)
-#pragma unroll
-                        for (int e = 0; e < 4; e++) st[mt][n][e] = dpt[mt][n][e] = 0.0f;
-#pragma unroll
-                for (int kk = 0; kk < D / 16; kk++) {
-                    uint32_t qf4[4], of4[4];
-                    ldmatrix_x4(qf4, bt_frag_addr(cQ, LD, c * 16, kk * 16));
-                    ldmatrix_x4(of4, bt_frag_addr(cdO, LD, c * 16, kk * 16));
-                    const uint32_t q0f[2] = {qf4[0], qf4[1]}, q1f[2] = {qf4[2], qf4[3]};
-                    const uint32_t o0f[2] = {of4[0], of4[1]}, o1f[2] = {of4[2], of4[3]};
-#pragma unroll
-                    for (int mt = 0; mt < MT; mt++) {
-                        mma_bf16_16816(st[mt][0], kf[mt][kk], q0f);
-                        mma_bf16_16816(st[mt][1], kf[mt][kk], q1f);
-                        mma_bf16_16816(dpt[mt][0], vf[mt][kk], o0f);
-                        mma_bf16_16816(dpt[mt][1], vf[mt][kk], o1f);
-                    }
-                }
+                chunk_products<MT, D, LD>(st, dpt, kf, vf, cQ, cdO, c);
                 // The statistics of this thread's 4 query columns c16 + 8 n + 2 tq + (0, 1).
                 float l2[2][2], dl[2][2];
 #pragma unroll
@@ -982,11 +973,10 @@ __global__ void attn_dkdv_reduce_kernel(floatX *dk, floatX *dv, const float *par
         if (max(qb, s * q_chunk) >= min(qe, (s + 1) * q_chunk)) continue;
         const float4 *pk = reinterpret_cast<const float4 *>(part + s * plane + row * D + c8 * 8);
         const float4 *pv = reinterpret_cast<const float4 *>(part + (n_split + s) * plane + row * D + c8 * 8);
-        const float4 k0 = pk[0], k1 = pk[1], v0 = pv[0], v1 = pv[1];
-        sk[0] += k0.x, sk[1] += k0.y, sk[2] += k0.z, sk[3] += k0.w, sk[4] += k1.x, sk[5] += k1.y, sk[6] += k1.z,
-            sk[7] += k1.w;
-        sv[0] += v0.x, sv[1] += v0.y, sv[2] += v0.z, sv[3] += v0.w, sv[4] += v1.x, sv[5] += v1.y, sv[6] += v1.z,
-            sv[7] += v1.w;
+        const float4 k4[2] = {pk[0], pk[1]}, v4[2] = {pv[0], pv[1]};
+        const float *kf = &k4[0].x, *vf = &v4[0].x; // float4[2]: 8 contiguous floats
+#pragma unroll
+        for (int c = 0; c < 8; c++) sk[c] += kf[c], sv[c] += vf[c];
     }
     x128 ko, vo;
 #pragma unroll
@@ -1298,10 +1288,13 @@ template <class Keys> static inline int dkdv_split_chunk(int T) {
     if (chunk < kMinChunk) chunk = kMinChunk;
     return chunk >= T ? 0 : chunk;
 }
-constexpr size_t kWsAlign = 256;
-// Workspace: Delta [B, n_h, T] fp32, then (split) the partial sums [2][n_split][B][n_kv][n_keys][D] fp32.
+// Workspace: Delta [B, n_h, T] fp32, then (split) the partial sums [2][n_split][B][n_kv][n_keys][D] fp32, which
+// start at delta_ws_bytes (256-byte aligned).
+static inline size_t delta_ws_bytes(int B, int T, int n_h) {
+    return ((size_t)B * n_h * T * sizeof(float) + 255) / 256 * 256;
+}
 template <class Keys> static inline size_t attention_backward_workspace(int B, int T, int n_h, int n_kv, int d, Keys keys) {
-    const size_t delta = ((size_t)B * n_h * T * sizeof(float) + kWsAlign - 1) / kWsAlign * kWsAlign;
+    const size_t delta = delta_ws_bytes(B, T, n_h);
     const int chunk = dkdv_split_chunk<Keys>(T);
     if (!chunk) return delta;
     const size_t n_split = (size_t)((T + chunk - 1) / chunk);
@@ -1343,11 +1336,7 @@ static void attention_backward(void *dq, void *dk, void *dv, const void *dout, c
         const int n_keys = keys.n_keys();
         if (n_keys > 0) {
             const int chunk = dkdv_split_chunk<Keys>(T), n_split = chunk ? ceil_div(T, chunk) : 1;
-            float *part = NULL;
-            if (chunk) {
-                const size_t delta_bytes = ((size_t)B * n_h * T * sizeof(float) + kWsAlign - 1) / kWsAlign * kWsAlign;
-                part = (float *)((char *)ws + delta_bytes);
-            }
+            float *part = chunk ? (float *)((char *)ws + delta_ws_bytes(B, T, n_h)) : NULL;
             scout_require((size_t)n_kv * n_split <= 65535, "attention: n_kv = %d x %d splits over the grid limit",
                           n_kv, n_split);
             DkdvTiles::visit(tile_choice().dkdv, [&](auto tile) {

@@ -54,7 +54,7 @@ size_t scout_cuda_device_used(void);
 // profiling is off).
 void scout_cuda_profile_reset(void);
 
-// Attention tile shapes (swa_attention.cu; SCOUT_ATTN_TILES sets them at first use): set_tiles takes the same
+// Attention tile shapes (attention_tiles.cu; SCOUT_ATTN_TILES sets them at first use): set_tiles takes the same
 // spec ("" = the default) and returns 0, or -1 with nothing changed; tiles() is the current spec; tile_name(k, i)
 // the name of shape i of kernel k (0 fwd, 1 dq, 2 dkdv), NULL past the last. For benchmarks (tests/gpu/bench_gpu).
 int scout_cuda_attention_set_tiles(const char *spec);

@@ -153,15 +153,27 @@ static double att_pairs(int ckpt, int T, int arg) {
     for (int i = 0; i < T; i++) p += ckpt ? (double)(i / arg + 1) : (double)(i + 1 < arg ? i + 1 : arg);
     return p;
 }
+// The buffers of a->nh x a->d attention over `rows` (B T) positions: random q, k, v, dO; out, dq, dk, dv, lse;
+// ws_bytes of workspace. att_free releases them.
+static void att_alloc(att_ctx *a, size_t rows, size_t ws_bytes) {
+    const size_t n = rows * a->nh * a->d;
+    a->q = dev_random(n, 1, -2, 2), a->k = dev_random(n, 1, -2, 2), a->v = dev_random(n, 1, -1, 1);
+    a->dout = dev_random(n, 1, -1, 1);
+    a->out = dev_alloc(n * 2), a->dq = dev_alloc(n * 2), a->dk = dev_alloc(n * 2), a->dv = dev_alloc(n * 2);
+    a->lse = dev_alloc(rows * a->nh * 4);
+    a->ws = dev_alloc(ws_bytes);
+}
+static void att_free(att_ctx *a) {
+    void *bufs[] = {a->q, a->k, a->v, a->out, a->dout, a->dq, a->dk, a->dv, a->lse, a->ws};
+    for (int i = 0; i < 10; i++) GPU_CHECK(cudaFree(bufs[i]));
+}
+
 static void bench_attention(int ckpt, int B, int T, int nh, int d, int arg) {
     att_ctx a = {ckpt, B, T, nh, nh, d, arg, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL};
     size_t n = (size_t)B * T * nh * d;
-    a.q = dev_random(n, 1, -2, 2), a.k = dev_random(n, 1, -2, 2), a.v = dev_random(n, 1, -1, 1);
-    a.dout = dev_random(n, 1, -1, 1);
-    a.out = dev_alloc(n * 2), a.dq = dev_alloc(n * 2), a.dk = dev_alloc(n * 2), a.dv = dev_alloc(n * 2);
-    a.lse = dev_alloc((size_t)B * nh * T * 4);
-    a.ws = dev_alloc(ckpt ? checkpoint_attention_backward_workspace_size_cuda(B, T, nh, nh, d, arg)
-                          : swa_attention_backward_workspace_size_cuda(B, T, nh, nh, d));
+    att_alloc(&a, (size_t)B * T,
+              ckpt ? checkpoint_attention_backward_workspace_size_cuda(B, T, nh, nh, d, arg)
+                   : swa_attention_backward_workspace_size_cuda(B, T, nh, nh, d));
     const double flops = 4.0 * d * att_pairs(ckpt, T, arg) * B * nh;
     char shape[64];
     snprintf(shape, sizeof shape, "B=%d T=%d nh=%d d=%d %s=%d", B, T, nh, d, ckpt ? "s" : "W", arg);
@@ -175,8 +187,7 @@ static void bench_attention(int ckpt, int B, int T, int nh, int d, int arg) {
     run_att_bwd(&a);
     det = h1 == (dev_hash(a.dq, n * 2) ^ dev_hash(a.dk, n * 2) * 31 ^ dev_hash(a.dv, n * 2) * 131);
     row(ckpt ? "ckpt_attention bwd" : "swa_attention bwd", shape, ms, 2.5 * flops / (ms * 1e-3) / 1e12, 0, det);
-    void *bufs[] = {a.q, a.k, a.v, a.out, a.dout, a.dq, a.dk, a.dv, a.lse, a.ws};
-    for (int i = 0; i < 10; i++) GPU_CHECK(cudaFree(bufs[i]));
+    att_free(&a);
 }
 
 // ---- attention tile shapes ------------------------------------------------------------------------------------
@@ -225,17 +236,11 @@ static uint16_t *host_bits(const void *d, size_t n) {
     GPU_CHECK(cudaMemcpy(h, d, n * 2, cudaMemcpyDeviceToHost));
     return h;
 }
-static float bits2f(uint16_t b) {
-    uint32_t u = (uint32_t)b << 16;
-    float f;
-    memcpy(&f, &u, 4);
-    return f;
-}
 // max |a - ref| / max |ref|
 static double rel_diff(const uint16_t *a, const uint16_t *ref, size_t n) {
     double md = 0.0, mr = 0.0;
     for (size_t i = 0; i < n; i++) {
-        double r = bits2f(ref[i]), d = fabs((double)bits2f(a[i]) - r);
+        double r = bf_bits2f(ref[i]), d = fabs((double)bf_bits2f(a[i]) - r);
         if (d > md || d != d) md = d != d ? INFINITY : d;
         if (fabs(r) > mr) mr = fabs(r);
     }
@@ -271,17 +276,12 @@ static void bench_attention_tiles(const char *list) {
     size_t rows_max = 0; // B * T
     for (int c = 0; c < NC; c++)
         if ((size_t)cases[c].B * cases[c].T > rows_max) rows_max = (size_t)cases[c].B * cases[c].T;
-    const size_t nmax = rows_max * nh * d;
     att_ctx a = {0, 0, 0, nh, nh, d, 0, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL};
-    a.q = dev_random(nmax, 1, -2, 2), a.k = dev_random(nmax, 1, -2, 2), a.v = dev_random(nmax, 1, -1, 1);
-    a.dout = dev_random(nmax, 1, -1, 1);
-    a.out = dev_alloc(nmax * 2), a.dq = dev_alloc(nmax * 2), a.dk = dev_alloc(nmax * 2), a.dv = dev_alloc(nmax * 2);
-    a.lse = dev_alloc(rows_max * nh * 4);
     const size_t ws_swa = swa_attention_backward_workspace_size_cuda(1, (int)rows_max, nh, nh, d);
     // s = 10 as in the cases; (1, B T) needs at least what any (B, T) of the same rows does (more splits, as
     // many keys)
     const size_t ws_ckpt = checkpoint_attention_backward_workspace_size_cuda(1, (int)rows_max, nh, nh, d, 10);
-    a.ws = dev_alloc(ws_swa > ws_ckpt ? ws_swa : ws_ckpt); // both grow with B * T
+    att_alloc(&a, rows_max, ws_swa > ws_ckpt ? ws_swa : ws_ckpt); // both grow with B * T
     uint16_t *ref[NC][4] = {{NULL}}; // the first row's outputs
 
     printf("attention tile shapes: ms and TFLOP/s per case (backward TFLOP/s: 2.5x the forward's useful FLOPs)\n");
@@ -336,8 +336,7 @@ static void bench_attention_tiles(const char *list) {
     }
     for (int c = 0; c < NC; c++)
         for (int t = 0; t < 4; t++) free(ref[c][t]);
-    void *bufs[] = {a.q, a.k, a.v, a.out, a.dout, a.dq, a.dk, a.dv, a.lse, a.ws};
-    for (int i = 0; i < 10; i++) GPU_CHECK(cudaFree(bufs[i]));
+    att_free(&a);
     scout_cuda_attention_set_tiles(""); // back to the default
 }
 
