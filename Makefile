@@ -22,7 +22,7 @@ LDLIBS  := -lcurl -ljansson -lzstd -lsnappy -lz -lcrypto -lopenblas -lpthread -l
 # CUDA: on by default when nvcc exists; CUDA=0 forces the CPU-only build.
 NVCC      ?= $(shell command -v nvcc 2>/dev/null || ls /usr/local/cuda/bin/nvcc 2>/dev/null)
 CUDA      ?= $(if $(NVCC),1,0)
-CUDA_ARCH ?= sm_90
+CUDA_ARCH ?= sm_90a
 CUDA_HOME ?= $(patsubst %/bin/nvcc,%,$(NVCC))
 
 KLIB      = $(if $(KCPU_OBJ)$(KCUDA_OBJ),build/libscoutk.a)

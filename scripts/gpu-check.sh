@@ -31,7 +31,7 @@
 set -uo pipefail
 cd "$(dirname "$0")/.."
 
-OP_GROUPS="convert embedding rmsnorm linear rope swa_attn ckpt_attn conv1d silu swiglu add copy_rows scan cross_entropy adamw global_norm"
+OP_GROUPS="convert embedding rmsnorm linear rope wgmma swa_attn ckpt_attn conv1d silu swiglu add copy_rows scan cross_entropy adamw global_norm"
 
 find_nvcc() { command -v nvcc || ls /usr/local/cuda/bin/nvcc 2>/dev/null || true; }
 
@@ -47,7 +47,7 @@ build() {
                   -Ikernels -Itests/gpu)
     local pids=() f
     for f in kernels/cuda/*.cu; do
-        "$nvcc" -O3 -std=c++17 -arch="${CUDA_ARCH:-sm_90}" -Isrc -Ikernels -c "$f" -o "$out/obj/cu_$(basename "$f" .cu).o" &
+        "$nvcc" -O3 -std=c++17 -arch="${CUDA_ARCH:-sm_90a}" -Isrc -Ikernels -c "$f" -o "$out/obj/cu_$(basename "$f" .cu).o" &
         pids+=($!)
     done
     for f in kernels/cpu/*.c kernels/backend.c tests/gpu/fallback/cblas_sgemm.c tests/gpu/test_gpu_ops.c tests/gpu/bench_gpu.c; do

@@ -71,6 +71,7 @@ constexpr float kLn2 = 0.6931471805599453f;
 // buffered. MIN_BLOCKS is not in the name: one per shape.
 template <int OWN, int STREAM, int WARPS, int STAGES, int MIN_BLOCKS>
 struct Tile {
+    static constexpr bool kWgmma = false; // mma.sync kernels (WgTile<> in attention_sm90.cuh: warpgroup MMA)
     static constexpr int kOwn = OWN, kStream = STREAM, kWarps = WARPS, kThreads = 32 * WARPS;
     static constexpr int kMT = OWN / (16 * WARPS), kStages = STAGES, kMinBlocks = MIN_BLOCKS;
     static_assert(kMT >= 1 && kMT * 16 * WARPS == OWN, "a warp owns whole 16-row mma tiles");
@@ -82,6 +83,8 @@ struct Tile {
         if (STAGES > 2) snprintf(buf + k, n - k, "s%d", STAGES);
     }
 };
+
+template <int WG, int STREAM, int STAGES, int MIN_BLOCKS> struct WgTile; // attention_sm90.cuh
 
 // A list of the shapes a kernel is instantiated for; visit(i, f) calls f(Tile{}) with the i-th.
 template <class... Ts>
@@ -115,19 +118,27 @@ using FwdTiles = TileList<Tile<64, 64, 4, 2, 4>,   // "64x64":    128 regs, 45 K
                           Tile<128, 64, 4, 2, 2>,  // "128x64w4": 237 regs, 54 KB: 2 blocks,  8 warps x 32 rows
                           Tile<64, 128, 4, 2, 2>,  // "64x128":   190 regs, 81 KB: 2 blocks,  8 warps
                           Tile<64, 64, 4, 3, 3>,   // "64x64s3":  146 regs, 63 KB: 3 blocks, 12 warps
-                          Tile<128, 64, 8, 3, 2>>; // "128x64s3": 128 regs, 72 KB: 2 blocks, 16 warps
+                          Tile<128, 64, 8, 3, 2>,  // "128x64s3": 128 regs, 72 KB: 2 blocks, 16 warps
+                          WgTile<1, 64, 2, 4>,     // "wg64x64":   112 regs, 41 KB: 4 blocks, 16 warps
+                          WgTile<2, 64, 2, 2>,     // "wg128x64":  112 regs, 49 KB: 2 blocks, 16 warps
+                          WgTile<1, 128, 2, 3>,    // "wg64x128":  160 regs, 73 KB: 3 blocks, 12 warps
+                          WgTile<2, 128, 2, 1>>;   // "wg128x128": 160 regs, 81 KB: 1 block,   8 warps
 using DqTiles = TileList<Tile<64, 64, 4, 2, 4>,    // "64x64":    126 regs, 54 KB: 4 blocks, 16 warps
                          Tile<128, 64, 8, 2, 2>,   // "128x64":   126 regs, 72 KB: 2 blocks, 16 warps
                          Tile<128, 64, 4, 2, 2>,   // "128x64w4": 218 regs, 72 KB: 2 blocks,  8 warps x 32 rows
                          Tile<64, 128, 4, 2, 2>,   // "64x128":   132 regs, 90 KB: 2 blocks,  8 warps
                          Tile<64, 64, 4, 3, 3>,    // "64x64s3":  126 regs, 72 KB: 3 blocks, 12 warps
-                         Tile<128, 128, 8, 2, 2>>; // "128x128": 126 regs, 108 KB: 2 blocks, 16 warps
+                         Tile<128, 128, 8, 2, 2>,  // "128x128": 126 regs, 108 KB: 2 blocks, 16 warps
+                         WgTile<1, 64, 2, 3>,      // "wg64x64":   132 regs, 49 KB: 3 blocks, 12 warps
+                         WgTile<2, 64, 2, 2>>;     // "wg128x64":  128 regs, 65 KB: 2 blocks, 16 warps
 using DkdvTiles = TileList<Tile<64, 64, 4, 2, 4>,    // "64x64":    128 regs, 55 KB: 4 blocks, 16 warps
                            Tile<128, 64, 8, 2, 2>,   // "128x64":   128 regs, 73 KB: 2 blocks, 16 warps
                            Tile<128, 64, 4, 2, 2>,   // "128x64w4": 255 regs, 73 KB: 2 blocks,  8 warps x 32 rows
                            Tile<64, 128, 4, 2, 2>,   // "64x128":   179 regs, 92 KB: 2 blocks,  8 warps
                            Tile<64, 64, 4, 3, 3>,    // "64x64s3":  168 regs, 74 KB: 3 blocks, 12 warps
-                           Tile<128, 128, 8, 2, 2>>; // "128x128": 128 regs, 110 KB: 2 blocks, 16 warps
+                           Tile<128, 128, 8, 2, 2>,  // "128x128": 128 regs, 110 KB: 2 blocks, 16 warps
+                           WgTile<1, 64, 2, 2>,      // "wg64x64":   198 regs, 50 KB: 2 blocks,  8 warps
+                           WgTile<2, 64, 2, 1>>;     // "wg128x64":  200 regs, 66 KB: 1 block,   8 warps
 
 // The shape each kernel uses (indices into the lists above). Defined in attention_tiles.cu: the default, then
 // SCOUT_ATTN_TILES (read on first use), then scout_cuda_attention_set_tiles() calls.
@@ -1207,6 +1218,12 @@ __global__ void attn_bwd_dkdv_general_kernel(floatX *dk, floatX *dv, const float
         }
 }
 
+} // namespace attn
+
+#include "cuda/attention_sm90.cuh"
+
+namespace attn {
+
 // ----------------------------------------------------------------------------------------------------------
 // kernel launchers (shared by both attentions)
 
@@ -1226,15 +1243,33 @@ static inline void check_heads(int n_h, int n_kv, int d, int B) {
 }
 
 // Dynamic shared memory per block of each tensor-core kernel for a tile shape (see the kernels' layouts).
+// The warpgroup kernels' tiles are unpadded (swizzled) and start 1024-byte aligned: up to 1008 bytes more.
+template <class Cfg> constexpr size_t tile_row_bytes() {
+    return (size_t)(kMmaD + (Cfg::kWgmma ? 0 : kPad)) * sizeof(floatX);
+}
+template <class Cfg> constexpr size_t align_slack() { return Cfg::kWgmma ? wg::kAtomBytes : 0; }
 template <class Cfg> constexpr size_t fwd_smem_bytes() {
-    return (size_t)(Cfg::kOwn + 2 * Cfg::kStages * Cfg::kStream) * (kMmaD + kPad) * sizeof(floatX);
+    return (size_t)(Cfg::kOwn + 2 * Cfg::kStages * Cfg::kStream) * tile_row_bytes<Cfg>() + align_slack<Cfg>();
 }
 template <class Cfg> constexpr size_t dq_smem_bytes() {
-    return (size_t)(2 * Cfg::kOwn + 2 * Cfg::kStages * Cfg::kStream) * (kMmaD + kPad) * sizeof(floatX);
+    return (size_t)(2 * Cfg::kOwn + 2 * Cfg::kStages * Cfg::kStream) * tile_row_bytes<Cfg>() + align_slack<Cfg>();
 }
 template <class Cfg> constexpr size_t dkdv_smem_bytes() {
-    return (size_t)(2 * Cfg::kOwn + 2 * Cfg::kStages * Cfg::kStream) * (kMmaD + kPad) * sizeof(floatX) +
-           2 * Cfg::kStages * Cfg::kStream * sizeof(float);
+    return (size_t)(2 * Cfg::kOwn + 2 * Cfg::kStages * Cfg::kStream) * tile_row_bytes<Cfg>() +
+           2 * Cfg::kStages * Cfg::kStream * sizeof(float) + align_slack<Cfg>();
+}
+// The kernel of each shape: mma.sync (Tile<>) or warpgroup MMA (WgTile<>).
+template <class Cfg, class Keys> constexpr auto fwd_kernel() {
+    if constexpr (Cfg::kWgmma) return attn_fwd_wg_kernel<kMmaD, Cfg, Keys>;
+    else return attn_fwd_mma_kernel<kMmaD, Cfg, Keys>;
+}
+template <class Cfg, class Keys> constexpr auto dq_kernel() {
+    if constexpr (Cfg::kWgmma) return attn_bwd_dq_wg_kernel<kMmaD, Cfg, Keys>;
+    else return attn_bwd_dq_mma_kernel<kMmaD, Cfg, Keys>;
+}
+template <class Cfg, class Keys> constexpr auto dkdv_kernel() {
+    if constexpr (Cfg::kWgmma) return attn_bwd_dkdv_wg_kernel<kMmaD, Cfg, Keys>;
+    else return attn_bwd_dkdv_mma_kernel<kMmaD, Cfg, Keys>;
 }
 
 // Lets `kernel` launch with `bytes` of dynamic shared memory (over 48 KB needs the opt-in), and asks for the
@@ -1258,7 +1293,7 @@ static void attention_forward(void *out, float *lse, const void *q, const void *
     if (use_mma(d, out, q, k, v, NULL, NULL)) {
         FwdTiles::visit(tile_choice().fwd, [&](auto tile) {
             using Cfg = decltype(tile);
-            auto kernel = attn_fwd_mma_kernel<kMmaD, Cfg, Keys>;
+            auto kernel = fwd_kernel<Cfg, Keys>();
             constexpr size_t smem = fwd_smem_bytes<Cfg>();
             static const bool opted = smem_opt_in(kernel, smem);
             (void)opted;
@@ -1323,7 +1358,7 @@ static void attention_backward(void *dq, void *dk, void *dv, const void *dout, c
         const bool fuse_self = Keys::kSelfSeed && n_h == n_kv;
         DqTiles::visit(tile_choice().dq, [&](auto tile) {
             using Cfg = decltype(tile);
-            auto kernel = attn_bwd_dq_mma_kernel<kMmaD, Cfg, Keys>;
+            auto kernel = dq_kernel<Cfg, Keys>();
             constexpr size_t smem = dq_smem_bytes<Cfg>();
             static const bool opted = smem_opt_in(kernel, smem);
             (void)opted;
@@ -1341,7 +1376,7 @@ static void attention_backward(void *dq, void *dk, void *dv, const void *dout, c
                           n_kv, n_split);
             DkdvTiles::visit(tile_choice().dkdv, [&](auto tile) {
                 using Cfg = decltype(tile);
-                auto kernel = attn_bwd_dkdv_mma_kernel<kMmaD, Cfg, Keys>;
+                auto kernel = dkdv_kernel<Cfg, Keys>();
                 constexpr size_t smem = dkdv_smem_bytes<Cfg>();
                 static const bool opted = smem_opt_in(kernel, smem);
                 (void)opted;

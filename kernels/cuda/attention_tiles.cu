@@ -12,6 +12,29 @@ namespace attn {
 // to -15% (causal 32K), backward -10% (swa 8 x 2K) to -14% (causal 32K); the checkpoint backward at 8 x 2K is
 // the one case a little slower (+2%).
 static const char *const kDefaultTiles = "fwd=128x64w4,dq=128x64w4,dkdv=128x64w4";
+// Where the warpgroup-MMA kernels exist (sm_90a build on an sm_90 GPU, attention_sm90.cuh), these instead.
+static const char *const kDefaultTilesSm90 = "fwd=wg128x64,dq=wg128x64,dkdv=wg128x64";
+
+// Whether this build runs the warpgroup kernels on the current device: attn_wg_probe_kernel reports what its
+// compilation saw (a build without sm_90a code, or a device that is not sm_90, runs the mma.sync ones). Asked once.
+static bool wgmma_available() {
+    static const bool ok = [] {
+        int *d = NULL, h = 0;
+        cudaCheck(cudaMalloc((void **)&d, sizeof(int)));
+        cudaCheck(cudaMemset(d, 0, sizeof(int)));
+        attn_wg_probe_kernel<<<1, 1>>>(d);
+        const bool launched = cudaGetLastError() == cudaSuccess; // no image for this device: not available
+        if (launched) cudaCheck(cudaMemcpy(&h, d, sizeof(int), cudaMemcpyDeviceToHost));
+        cudaCheck(cudaFree(d));
+        return launched && h == 1;
+    }();
+    return ok;
+}
+template <class List> static bool is_wgmma(int i) {
+    bool wgmma = false;
+    List::visit(i, [&](auto t) { wgmma = decltype(t)::kWgmma; });
+    return wgmma;
+}
 
 // spec: comma-separated KERNEL=SHAPE with KERNEL fwd, dq or dkdv, e.g. "fwd=128x64w4,dkdv=128x64"; kernels it
 // does not name keep the default shape. 0 and *out set, or -1 and a message on stderr listing the shapes.
@@ -51,7 +74,14 @@ static int parse_tiles_over(const char *spec, TileChoice *tc) {
 // The default, then spec over it.
 static int parse_tiles(const char *spec, TileChoice *tc) {
     TileChoice d = {0, 0, 0};
-    if (parse_tiles_over(kDefaultTiles, &d) != 0 || parse_tiles_over(spec, &d) != 0) return -1;
+    const bool sm90 = wgmma_available();
+    if (parse_tiles_over(sm90 ? kDefaultTilesSm90 : kDefaultTiles, &d) != 0 || parse_tiles_over(spec, &d) != 0)
+        return -1;
+    if (!sm90 && (is_wgmma<FwdTiles>(d.fwd) || is_wgmma<DqTiles>(d.dq) || is_wgmma<DkdvTiles>(d.dkdv))) {
+        fprintf(stderr, "[SCOUT CUDA] attention tiles \"%s\": the wg shapes need an sm_90 GPU and a build for "
+                        "sm_90a (make CUDA_ARCH=sm_90a)\n", spec);
+        return -1;
+    }
     *tc = d;
     return 0;
 }
@@ -101,3 +131,6 @@ extern "C" const char *scout_cuda_attention_tiles(void) {
     snprintf(buf, sizeof buf, "fwd=%s,dq=%s,dkdv=%s", f, q, kv);
     return buf;
 }
+
+// 1 when the warpgroup-MMA kernels run here (sm_90a build, sm_90 GPU), else 0.
+extern "C" int scout_cuda_attention_wgmma(void) { return attn::wgmma_available() ? 1 : 0; }

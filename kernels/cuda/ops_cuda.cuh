@@ -60,6 +60,11 @@ void scout_cuda_profile_reset(void);
 int scout_cuda_attention_set_tiles(const char *spec);
 const char *scout_cuda_attention_tiles(void);
 const char *scout_cuda_attention_tile_name(int kernel, int i);
+// 1 when the warpgroup-MMA ("wg") attention kernels run here: a build for sm_90a on an sm_90 GPU (H100, H200).
+int scout_cuda_attention_wgmma(void);
+// wgmma_selftest.cu: a 64 x 64 x 64 warpgroup product per operand layout (A smem / registers x B K- / MN-major,
+// err[2 a_regs + b_mn_major]) against the host, as max error / max |reference|; -1 where there is no wgmma.
+int scout_cuda_wgmma_selftest(double err[4]);
 
 // ---- conversions (the table's f32_to_act / act_to_f32): round to nearest even / exact ---------------------
 

@@ -343,6 +343,7 @@ static void launch_att_bwd(tens *t, void *c, void *ws) {
                                   e->d, e->arg);
     scout_cuda_set_flag(SCOUT_CUDA_ATTENTION_GENERAL, old);
 }
+static const char *g_att_tag = ""; // appended to the attention rows' shapes (see attention_cases)
 static void test_attention(int ckpt, int B, int T, int nh, int nkv, int d, int arg, int general) {
     const char *op_f = ckpt ? "ckpt_attn_forward" : "swa_attn_forward";
     const char *op_b = ckpt ? "ckpt_attn_backward" : "swa_attn_backward";
@@ -353,8 +354,8 @@ static void test_attention(int ckpt, int B, int T, int nh, int nkv, int d, int a
     float *out = zeros(nq), *lse = zeros(nl);
     if (ckpt) checkpoint_attention_forward_cpu(out, lse, q, k, v, B, T, nh, nkv, d, arg);
     else swa_attention_forward_cpu(out, lse, q, k, v, B, T, nh, nkv, d, arg);
-    const char *shape = fmt("B=%d T=%d nh=%d nkv=%d d=%d %s=%d%s", B, T, nh, nkv, d, ckpt ? "s" : "W", arg,
-                            general ? " general" : "");
+    const char *shape = fmt("B=%d T=%d nh=%d nkv=%d d=%d %s=%d%s%s", B, T, nh, nkv, d, ckpt ? "s" : "W", arg,
+                            general ? " general" : "", g_att_tag);
     tens f[5] = {{"q", K_BF16, R_IN, nq, q, NULL, 0, 0, 0, 0, 0, {0}, {0}, {0}},
                  {"k", K_BF16, R_IN, nk, k, NULL, 0, 0, 0, 0, 0, {0}, {0}, {0}},
                  {"v", K_BF16, R_IN, nk, v, NULL, 0, 0, 0, 0, 0, {0}, {0}, {0}},
@@ -832,6 +833,45 @@ static void test_global_norm(void) {
 
 // ---- main ---------------------------------------------------------------------------------------------------------
 
+// The warpgroup-MMA layouts the "wg" attention kernels rely on (wgmma_selftest.cu), one row per operand layout,
+// where this build and device have them: a wrong descriptor shows here by name before it shows as attention
+// errors. Exact bf16 products summed in fp32: the bound is the fp32 one.
+static void test_wgmma_layouts(void) {
+    if (!selected("wgmma")) return;
+    double err[4], again[4];
+    if (scout_cuda_wgmma_selftest(err) != 0 || scout_cuda_wgmma_selftest(again) != 0) return;
+    static const char *const names[4] = {"A smem, B K-major", "A smem, B MN-major", "A regs, B K-major",
+                                         "A regs, B MN-major"};
+    for (int v = 0; v < 4; v++)
+        print_row("wgmma_m64n64k16", names[v], "d", err[v], FP32_BOUND, 1, err[v] == again[v], err[v] <= FP32_BOUND);
+}
+
+// Every attention case, with the tile shapes in use (g_att_tag names them in the rows when not the default).
+static void attention_cases(void) {
+    // (B, T, n_h, n_kv, d, W or s, force general path)
+    test_attention(0, 2, 67, 4, 2, 64, 16, 0);
+    test_attention(0, 1, 1, 2, 2, 64, 5, 0);
+    test_attention(0, 1, 50, 2, 1, 64, 100, 0);
+    test_attention(0, 1, 130, 2, 2, 16, 33, 0);
+    test_attention(0, 2, 257, 2, 2, 64, 64, 0);
+    test_attention(0, 1, 96, 2, 2, 64, 1, 0);
+    test_attention(0, 1, 200, 2, 1, 64, 70, 1);
+    if (!g_quick) test_attention(0, 1, 300, 4, 4, 64, 1000, 0);
+    if (!g_quick) test_attention(0, 1, 2048, 2, 2, 64, 1024, 0); // the real window, several key tiles per query tile
+    test_attention(1, 2, 67, 4, 2, 64, 10, 0);
+    test_attention(1, 1, 1, 2, 2, 64, 3, 0);
+    test_attention(1, 1, 9, 2, 2, 64, 10, 0);
+    test_attention(1, 1, 130, 2, 2, 16, 10, 0);
+    test_attention(1, 1, 257, 2, 2, 64, 1, 0);
+    test_attention(1, 1, 200, 2, 2, 64, 7, 1);
+    if (!g_quick) test_attention(1, 2, 300, 2, 1, 64, 4, 0);
+    if (!g_quick) test_attention(1, 1, 2048, 2, 2, 64, 10, 0); // the real s: 204 checkpoints, 4 key tiles
+    // The dk/dv kernel's split over queries (T > 1024): two chunks, the second partial, with GQA and B = 2; then
+    // eight chunks of 1152 queries (the first also in --quick, which the sanitizer runs)
+    test_attention(1, 2, 1500, 4, 2, 64, 10, 0);
+    if (!g_quick) test_attention(1, 1, 9000, 2, 2, 64, 10, 0);
+}
+
 int main(int argc, char **argv) {
     for (int i = 1; i < argc; i++) {
         if (strcmp(argv[i], "--quick") == 0) g_quick = 1;
@@ -876,28 +916,20 @@ int main(int argc, char **argv) {
     test_rope(2, 37, 3, 64, 0, 1e6f);
     test_rope(1, 5, 2, 8, 100, 10000.0f);
     if (!g_quick) test_rope(1, 2048, 2, 64, 0, 1e6f);
-    // Attention: (B, T, n_h, n_kv, d, W or s, force general path)
-    test_attention(0, 2, 67, 4, 2, 64, 16, 0);
-    test_attention(0, 1, 1, 2, 2, 64, 5, 0);
-    test_attention(0, 1, 50, 2, 1, 64, 100, 0);
-    test_attention(0, 1, 130, 2, 2, 16, 33, 0);
-    test_attention(0, 2, 257, 2, 2, 64, 64, 0);
-    test_attention(0, 1, 96, 2, 2, 64, 1, 0);
-    test_attention(0, 1, 200, 2, 1, 64, 70, 1);
-    if (!g_quick) test_attention(0, 1, 300, 4, 4, 64, 1000, 0);
-    if (!g_quick) test_attention(0, 1, 2048, 2, 2, 64, 1024, 0); // the real window, several key tiles per query tile
-    test_attention(1, 2, 67, 4, 2, 64, 10, 0);
-    test_attention(1, 1, 1, 2, 2, 64, 3, 0);
-    test_attention(1, 1, 9, 2, 2, 64, 10, 0);
-    test_attention(1, 1, 130, 2, 2, 16, 10, 0);
-    test_attention(1, 1, 257, 2, 2, 64, 1, 0);
-    test_attention(1, 1, 200, 2, 2, 64, 7, 1);
-    if (!g_quick) test_attention(1, 2, 300, 2, 1, 64, 4, 0);
-    if (!g_quick) test_attention(1, 1, 2048, 2, 2, 64, 10, 0); // the real s: 204 checkpoints, 4 key tiles
-    // The dk/dv kernel's split over queries (T > 1024): two chunks, the second partial, with GQA and B = 2; then
-    // eight chunks of 1152 queries (the first also in --quick, which the sanitizer runs)
-    test_attention(1, 2, 1500, 4, 2, 64, 10, 0);
-    if (!g_quick) test_attention(1, 1, 9000, 2, 2, 64, 10, 0);
+    // Attention with the default tile shapes (on an H100 / H200 with an sm_90a build: the warpgroup-MMA kernels),
+    // then, where those are the warpgroup ones, again with the mma.sync kernels (what other GPUs run).
+    test_wgmma_layouts();
+    attention_cases();
+    if (strstr(scout_cuda_attention_tiles(), "wg")) {
+        if (scout_cuda_attention_set_tiles("fwd=128x64w4,dq=128x64w4,dkdv=128x64w4") != 0) {
+            fprintf(stderr, "test_gpu_ops: the mma.sync tile shapes are not accepted\n");
+            return 1;
+        }
+        g_att_tag = " mma.sync";
+        attention_cases();
+        scout_cuda_attention_set_tiles("");
+        g_att_tag = "";
+    }
     // causal conv1d: (B, T, E, K, x_stride, bias)
     test_conv(2, 37, 24, 4, 48, 1);
     test_conv(1, 1, 5, 4, 5, 0);

@@ -219,6 +219,55 @@ static inline void emu_ldmatrix(uint32_t *r, int n_mat, const void *row_addr, bo
     emu_warp_release();
 }
 
+// wgmma.mma_async.sync.aligned.m64n64k16.f32.bf16.bf16 as kernels/cuda/wgmma.cuh uses it (its comment has the
+// layouts): shared-memory tiles of 128-byte rows with the 128-byte swizzle, which XORs address bits 4-6 with
+// bits 7-9 (the tiles are 1024-byte aligned, so that is chunk ^ row % 8). A from the registers of the calling
+// warp (a_regs) or from a K-major tile (a_smem); B a K-major or MN-major tile. Warp w of the warpgroup computes
+// rows 16 w .. 16 w + 15, which need only its own A fragments: a warp collective is enough here.
+static inline const uint16_t *emu_swizzled_(const void *logical) {
+    uintptr_t a = (uintptr_t)logical;
+    return (const uint16_t *)(a ^ (((a >> 7) & 7) << 4));
+}
+static inline void emu_wgmma_m64n64k16(float *d, const uint32_t *a_regs, const void *a_smem, const void *b_smem,
+                                       bool b_mn_major, bool accumulate) {
+    float A[16][16], B[16][64];
+    const int warp_in_group = (int)(threadIdx.x / 32) % 4;
+    if (a_regs) {
+        uint64_t w[4] = {a_regs[0], a_regs[1], a_regs[2], a_regs[3]};
+        emu_warp_deposit(w, 4);
+        for (int l = 0; l < 32; l++) {
+            const uint64_t *s = emu_warp_slot(l);
+            int g = l >> 2, t = l & 3;
+            A[g][2 * t] = emu_bf16_lo_((uint32_t)s[0]), A[g][2 * t + 1] = emu_bf16_hi_((uint32_t)s[0]);
+            A[g + 8][2 * t] = emu_bf16_lo_((uint32_t)s[1]), A[g + 8][2 * t + 1] = emu_bf16_hi_((uint32_t)s[1]);
+            A[g][2 * t + 8] = emu_bf16_lo_((uint32_t)s[2]), A[g][2 * t + 9] = emu_bf16_hi_((uint32_t)s[2]);
+            A[g + 8][2 * t + 8] = emu_bf16_lo_((uint32_t)s[3]), A[g + 8][2 * t + 9] = emu_bf16_hi_((uint32_t)s[3]);
+        }
+        emu_warp_release();
+    } else {
+        if ((uintptr_t)a_smem % 16) emu_fatal("wgmma: A tile at %p not 16-byte aligned", a_smem);
+        for (int r = 0; r < 16; r++)
+            for (int k = 0; k < 16; k++) {
+                const char *x = (const char *)a_smem + (16 * warp_in_group + r) * 128 + 2 * k;
+                A[r][k] = emu_bf16_lo_(*emu_swizzled_(x));
+            }
+    }
+    if ((uintptr_t)b_smem % 16) emu_fatal("wgmma: B tile at %p not 16-byte aligned", b_smem);
+    for (int k = 0; k < 16; k++)
+        for (int n = 0; n < 64; n++) {
+            const char *x = (const char *)b_smem + (b_mn_major ? k * 128 + 2 * n : n * 128 + 2 * k);
+            B[k][n] = emu_bf16_lo_(*emu_swizzled_(x));
+        }
+    const int lane = emu_lane(), g = lane >> 2, t = lane & 3;
+    for (int j = 0; j < 8; j++)
+        for (int e = 0; e < 4; e++) {
+            const int r = g + 8 * (e >> 1), c = 8 * j + 2 * t + (e & 1);
+            float s = accumulate ? d[4 * j + e] : 0.0f;
+            for (int k = 0; k < 16; k++) s += A[r][k] * B[k][c];
+            d[4 * j + e] = s;
+        }
+}
+
 // ---- kernel launch --------------------------------------------------------------------------------------
 
 void emu_launch(dim3 grid, dim3 block, size_t dyn_smem, cudaStream_t stream, std::function<void()> body);

@@ -215,7 +215,8 @@ void emu_launch(dim3 grid, dim3 block, size_t dyn_smem, cudaStream_t stream, std
     for (auto &f : S.fibers)
         if (!f.stack) f.stack = (char *)malloc(kStackBytes);
     S.body = &body;
-    S.dyn_smem = (char *)aligned_alloc(128, dyn_smem ? (dyn_smem + 127) / 128 * 128 : 128);
+    // 1024-byte aligned as the device's shared window is: the 128-byte swizzle (wgmma) XORs address bits.
+    S.dyn_smem = (char *)aligned_alloc(1024, dyn_smem ? (dyn_smem + 1023) / 1024 * 1024 : 1024);
     for (unsigned z = 0; z < grid.z; z++)
         for (unsigned y = 0; y < grid.y; y++)
             for (unsigned x = 0; x < grid.x; x++) run_block(grid, block, make_uint3(x, y, z), dyn_smem);
