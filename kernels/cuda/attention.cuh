@@ -119,26 +119,26 @@ using FwdTiles = TileList<Tile<64, 64, 4, 2, 4>,   // "64x64":    128 regs, 45 K
                           Tile<64, 128, 4, 2, 2>,  // "64x128":   190 regs, 81 KB: 2 blocks,  8 warps
                           Tile<64, 64, 4, 3, 3>,   // "64x64s3":  146 regs, 63 KB: 3 blocks, 12 warps
                           Tile<128, 64, 8, 3, 2>,  // "128x64s3": 128 regs, 72 KB: 2 blocks, 16 warps
-                          WgTile<1, 64, 2, 4>,     // "wg64x64":   112 regs, 41 KB: 4 blocks, 16 warps
-                          WgTile<2, 64, 2, 2>,     // "wg128x64":  112 regs, 49 KB: 2 blocks, 16 warps
-                          WgTile<1, 128, 2, 3>,    // "wg64x128":  160 regs, 73 KB: 3 blocks, 12 warps
-                          WgTile<2, 128, 2, 1>>;   // "wg128x128": 160 regs, 81 KB: 1 block,   8 warps
+                          WgTile<1, 64, 4, 3>,     // "wg64x64s4b3":  106 regs, 73 KB, 12 warps per SM
+                          WgTile<2, 64, 4, 2>>;    // "wg128x64s4b2": 106 regs, 81 KB, 16 warps
 using DqTiles = TileList<Tile<64, 64, 4, 2, 4>,    // "64x64":    126 regs, 54 KB: 4 blocks, 16 warps
                          Tile<128, 64, 8, 2, 2>,   // "128x64":   126 regs, 72 KB: 2 blocks, 16 warps
                          Tile<128, 64, 4, 2, 2>,   // "128x64w4": 218 regs, 72 KB: 2 blocks,  8 warps x 32 rows
                          Tile<64, 128, 4, 2, 2>,   // "64x128":   132 regs, 90 KB: 2 blocks,  8 warps
                          Tile<64, 64, 4, 3, 3>,    // "64x64s3":  126 regs, 72 KB: 3 blocks, 12 warps
                          Tile<128, 128, 8, 2, 2>,  // "128x128": 126 regs, 108 KB: 2 blocks, 16 warps
-                         WgTile<1, 64, 2, 3>,      // "wg64x64":   132 regs, 49 KB: 3 blocks, 12 warps
-                         WgTile<2, 64, 2, 2>>;     // "wg128x64":  128 regs, 65 KB: 2 blocks, 16 warps
+                         WgTile<1, 64, 3, 3>,      // "wg64x64s3b3":  150 regs, 65 KB, 12 warps
+                         WgTile<1, 64, 4, 2>,      // "wg64x64s4b2":  152 regs, 81 KB,  8 warps
+                         WgTile<2, 64, 3, 1>>;     // "wg128x64s3b1": 150 regs, 81 KB,  8 warps
 using DkdvTiles = TileList<Tile<64, 64, 4, 2, 4>,    // "64x64":    128 regs, 55 KB: 4 blocks, 16 warps
                            Tile<128, 64, 8, 2, 2>,   // "128x64":   128 regs, 73 KB: 2 blocks, 16 warps
                            Tile<128, 64, 4, 2, 2>,   // "128x64w4": 255 regs, 73 KB: 2 blocks,  8 warps x 32 rows
                            Tile<64, 128, 4, 2, 2>,   // "64x128":   179 regs, 92 KB: 2 blocks,  8 warps
                            Tile<64, 64, 4, 3, 3>,    // "64x64s3":  168 regs, 74 KB: 3 blocks, 12 warps
                            Tile<128, 128, 8, 2, 2>,  // "128x128": 128 regs, 110 KB: 2 blocks, 16 warps
-                           WgTile<1, 64, 2, 2>,      // "wg64x64":   198 regs, 50 KB: 2 blocks,  8 warps
-                           WgTile<2, 64, 2, 1>>;     // "wg128x64":  200 regs, 66 KB: 1 block,   8 warps
+                           WgTile<1, 64, 3, 2>,      // "wg64x64s3b2":  188 regs, 66 KB,  8 warps (b3 spills)
+                           WgTile<1, 64, 4, 2>,      // "wg64x64s4b2":  188 regs, 82 KB,  8 warps
+                           WgTile<2, 64, 3, 1>>;     // "wg128x64s3b1": 188 regs, 82 KB,  8 warps
 
 // The shape each kernel uses (indices into the lists above). Defined in attention_tiles.cu: the default, then
 // SCOUT_ATTN_TILES (read on first use), then scout_cuda_attention_set_tiles() calls.

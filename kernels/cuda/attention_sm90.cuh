@@ -24,8 +24,8 @@
 namespace attn {
 
 // WgTile<WG, STREAM, STAGES, MIN_BLOCKS>: a block of WG warpgroups owns 64 WG rows and streams the other side in
-// tiles of STREAM rows (a multiple of 64: the products' N), STAGES of them in flight. Named "wgOWNxSTREAM"
-// (plus "sSTAGES" when more than 2).
+// tiles of STREAM rows (a multiple of 64: the products' N), STAGES of them in flight, and asks for MIN_BLOCKS
+// blocks per SM (__launch_bounds__). Named "wgOWNxSTREAMsSTAGESbMIN_BLOCKS".
 template <int WG, int STREAM, int STAGES, int MIN_BLOCKS>
 struct WgTile {
     static constexpr bool kWgmma = true;
@@ -33,25 +33,25 @@ struct WgTile {
     static constexpr int kStages = STAGES, kMinBlocks = MIN_BLOCKS;
     static_assert(STREAM % 64 == 0, "streamed tiles of whole 64-column products");
     static_assert(STAGES >= 2, "at least double buffering");
-    static void name(char *buf, size_t n) {
-        int k = snprintf(buf, n, "wg%dx%d", 64 * WG, STREAM);
-        if (STAGES > 2) snprintf(buf + k, n - k, "s%d", STAGES);
-    }
+    static void name(char *buf, size_t n) { snprintf(buf, n, "wg%dx%ds%db%d", 64 * WG, STREAM, STAGES, MIN_BLOCKS); }
 };
 
 // Copies rows [r0, r0 + R) of a [., 64] bf16 tensor (row r at base + row_of(r) * stride) into a swizzled smem
-// tile with cp.async; rows r >= n_rows are zero-filled. NT threads, R * 8 / NT chunks of 16 bytes each.
+// tile with cp.async; rows r >= n_rows are zero-filled. NT threads, R * 8 / NT chunks of 16 bytes each: thread x
+// copies chunk x % 8 of rows x / 8 + i NT / 8, so its swizzled column (chunk ^ row % 8) is the same for every i
+// and the loop unrolls to one address add per chunk (these copies were a fifth of the backward's instructions).
 template <int R, int NT, class RowOf>
 __device__ __forceinline__ void load_tile_swz(floatX *tile, const floatX *base, size_t stride, int r0, int n_rows,
                                               RowOf row_of) {
-    static_assert(R * 8 % NT == 0, "whole chunks per thread");
-#pragma unroll 1
-    for (int it = 0; it < R * 8 / NT; it++) {
-        const int c = threadIdx.x + it * NT;
-        const int r = c / 8, ch = c % 8;
+    static_assert(R * 8 % NT == 0 && NT / 8 % 8 == 0, "whole chunks per thread, rows stepping by whole atoms");
+    const int ch = threadIdx.x % 8, rt = threadIdx.x / 8;
+    floatX *dst = tile + rt * 64 + ((ch ^ (rt & 7)) << 3);
+    const floatX *src = base + ch * 8;
+#pragma unroll
+    for (int i = 0; i < R * 8 / NT; i++) {
+        const int r = rt + i * (NT / 8);
         const bool ok = r0 + r < n_rows;
-        const size_t row = ok ? (size_t)row_of(r0 + r) : 0;
-        cp_async<16>(tile + r * 64 + ((ch ^ (r & 7)) << 3), base + row * stride + ch * 8, ok);
+        cp_async<16>(dst + i * (NT / 8) * 64, src + (ok ? (size_t)row_of(r0 + r) : 0) * stride, ok);
     }
 }
 
@@ -110,10 +110,6 @@ __global__ void __launch_bounds__(Cfg::kThreads, Cfg::kMinBlocks)
     const floatX *vb = v + (size_t)b * T * kv_stride + (size_t)kvh * D;
     const int kbeg = keys.key_begin(q0), kend = keys.key_end(q0 + BM);
     const int t_begin = kbeg / BN, t_end = kend > kbeg ? (kend + BN - 1) / BN : t_begin;
-    // The keys this warpgroup's rows can see: tiles outside are skipped (wgmma is warpgroup-wide, so the test is
-    // per warpgroup, not per warp).
-    const bool g_rows = gr0 < T;
-    const int gkbeg = keys.key_begin(gr0), gkend = keys.key_end(min(gr0 + 64, T));
     const floatX *gQ = sQ + 64 * wgi * 64;
     auto krow = [&](int j) { return keys.key_row(j); };
     auto load_kv = [&](int t) {
@@ -122,14 +118,18 @@ __global__ void __launch_bounds__(Cfg::kThreads, Cfg::kMinBlocks)
         load_tile_swz<BN, NT>(sV + st * BN * 64, vb, kv_stride, t * BN, kend, krow);
     };
 
+    // Pipeline (FA3's intra-warpgroup overlap): in step t the tensor core computes S of key tile t, then P V of
+    // tile t - 1, while the warpgroup rescales o between the two and then runs the softmax of tile t as soon as S
+    // is done, with P V still in flight; P (bf16 A fragments) is packed once P V has finished. Every step waits for
+    // all it issued, so at the barrier of step t only tiles t - 1 (V) and t (K) are in use and the ring of
+    // kStages = 4 buffers refills tile t - 2's with tile t + 2, loaded two steps ahead.
+    static_assert(S == 4, "the forward's pipeline: 4 stages");
     load_tile_swz<BM, NT>(sQ, qb, q_stride, q0, T, [](int i) { return i; });
-#pragma unroll
-    for (int st = 0; st < S - 1; st++) {
-        if (t_begin + st < t_end) load_kv(t_begin + st);
-        cp_async_commit();
-    }
-    cp_async_wait<S - 2>();
-    wg::fence_smem_for_async();
+    if (t_begin < t_end) load_kv(t_begin);
+    cp_async_commit();
+    if (t_begin + 1 < t_end) load_kv(t_begin + 1);
+    cp_async_commit();
+    cp_async_wait<1>(); // Q (with tile t_begin) for the self seed below
     __syncthreads();
 
     float o[8][4];
@@ -158,30 +158,55 @@ __global__ void __launch_bounds__(Cfg::kThreads, Cfg::kMinBlocks)
         }
     }
 
-    for (int t = t_begin; t < t_end; t++) {
-        cp_async_wait<S - 2>();
+    // Descriptors of the operand tiles (stepped per stage and k-step by integer adds, see wgmma.cuh).
+    const wg::Desc dQ = wg::desc(gQ, false), dK0 = wg::desc(sK, false), dV0 = wg::desc(sV, true);
+    float s[NB][8][4];             // S, then P of the current tile
+    uint32_t pa[BN / 16][4];       // P of the previous tile as bf16 A fragments, 16 keys per k-step
+    float scale_o[2] = {1.0f, 1.0f}; // the previous tile's rescale of o, per row r
+    // o and the statistics are initialised before the first product is issued (ptxas serialises every wgmma of a
+    // kernel where a plain instruction writes an accumulator while products are in flight; without the pin the
+    // compiler may sink the initialisation past the issue).
+    wg::pin(o);
+    // o = o scale_o + P V of key tile t (its V in stage t); committed.
+    auto issue_pv = [&](int t) {
+#pragma unroll
+        for (int nt = 0; nt < 8; nt++)
+#pragma unroll
+            for (int e = 0; e < 4; e++) o[nt][e] *= scale_o[e >> 1];
+        const wg::Desc dV = dV0 + ((t - t_begin) % S) * BN * wg::kRowBytes;
+        wg::fence();
+#pragma unroll
+        for (int kk = 0; kk < BN / 16; kk++) wg::mma_rs<true>(o, pa[kk], wg::kstep<true>(dV, kk), true);
+        wg::commit();
+    };
+    // Step t. Straight-line on purpose (first is a constant at both calls): every step issues the same products
+    // and waits for them the same way (tiles no row of the warpgroup sees are computed and masked whole instead
+    // of skipped), because ptxas serialises all wgmma of a kernel when a product or a wait sits on a path it
+    // cannot prove uniform, or when an accumulator is touched while a product writing it may be in flight.
+    auto step = [&](bool first, int t) {
+        cp_async_wait<1>(); // tile t is in (for this thread) ...
         wg::fence_smem_for_async();
-        __syncthreads();
-        if (t + S - 1 < t_end) load_kv(t + S - 1);
+        __syncthreads(); // ... for all, and every warpgroup is done with tile t - 2
+        if (t + 2 < t_end) load_kv(t + 2);
         cp_async_commit();
-        const int st = (t - t_begin) % S;
-        const floatX *cK = sK + st * BN * 64, *cV = sV + st * BN * 64;
-        const int k0 = t * BN;
-        if (!(g_rows && k0 < gkend && k0 + BN > gkbeg)) continue; // warpgroup-uniform
-
-        // S = Q K^T: 64 rows x BN keys per warpgroup, NB products of 64 keys.
-        float s[NB][8][4];
+        const wg::Desc dK = dK0 + ((t - t_begin) % S) * BN * wg::kRowBytes;
         wg::fence();
 #pragma unroll
         for (int kk = 0; kk < D / 16; kk++)
 #pragma unroll
             for (int nb = 0; nb < NB; nb++)
-                wg::mma_ss<false>(s[nb], wg::kstep<false>(gQ, kk), wg::kstep<false>(cK + nb * 64 * 64, kk), kk > 0);
+                wg::mma_ss<false>(s[nb], wg::kstep<false>(dQ, kk), wg::kstep<false>(dK + nb * 64 * wg::kRowBytes, kk),
+                                  kk > 0);
         wg::commit();
-        wg::wait<0>();
+        if (!first) {
+            issue_pv(t - 1);
+            wg::wait<1>(); // S done; P V may run on
+        } else {
+            wg::wait<0>();
+        }
 #pragma unroll
         for (int nb = 0; nb < NB; nb++) wg::pin(s[nb]);
-
+        const int k0 = t * BN;
         const bool full = keys.all_valid(w0, w0 + 16, k0, k0 + BN) && k0 + BN <= kend;
         if (!full) {
 #pragma unroll
@@ -216,17 +241,17 @@ __global__ void __launch_bounds__(Cfg::kThreads, Cfg::kMinBlocks)
                         sum += s[nb][nt][e];
                     }
             l_r[r] = l_r[r] * rescale + sum;
-#pragma unroll
-            for (int nt = 0; nt < 8; nt++) o[nt][2 * r] *= rescale, o[nt][2 * r + 1] *= rescale;
+            scale_o[r] = rescale; // applied to o before the next P V (o is busy with this one's until then)
         }
-        // O += P V: P from the S accumulators, 16 keys per k-step; V's tile MN-major (rows = keys = k).
-        uint32_t pa[BN / 16][4];
+        wg::wait<0>(); // P V of tile t - 1 done: o and pa are free
+        wg::pin(o);
 #pragma unroll
         for (int kk = 0; kk < BN / 16; kk++) pack_a_frag(pa[kk], s[kk / 4][2 * (kk % 4)], s[kk / 4][2 * (kk % 4) + 1]);
-        wg::fence();
-#pragma unroll
-        for (int kk = 0; kk < BN / 16; kk++) wg::mma_rs<true>(o, pa[kk], wg::kstep<true>(cV, kk), true);
-        wg::commit();
+    };
+    if (t_begin < t_end) {
+        step(true, t_begin);
+        for (int t = t_begin + 1; t < t_end; t++) step(false, t);
+        issue_pv(t_end - 1);
         wg::wait<0>();
         wg::pin(o);
     }
@@ -274,8 +299,6 @@ __global__ void __launch_bounds__(Cfg::kThreads, Cfg::kMinBlocks)
     const floatX *vb = v + (size_t)b * T * kv_stride + (size_t)kvh * D;
     const int kbeg = keys.key_begin(q0), kend = keys.key_end(q0 + BM);
     const int t_begin = kbeg / BN, t_end = kend > kbeg ? (kend + BN - 1) / BN : t_begin;
-    const bool g_rows = gr0 < T;
-    const int gkbeg = keys.key_begin(gr0), gkend = keys.key_end(min(gr0 + 64, T));
     const floatX *gQ = sQ + 64 * wgi * 64, *gdO = sdO + 64 * wgi * 64;
     auto krow = [&](int j) { return keys.key_row(j); };
     auto load_kv = [&](int t) {
@@ -284,15 +307,22 @@ __global__ void __launch_bounds__(Cfg::kThreads, Cfg::kMinBlocks)
         load_tile_swz<BN, NT>(sV + st * BN * 64, vb, kv_stride, t * BN, kend, krow);
     };
 
+    // Pipeline (as FA3's backward, without its atomics): step t issues S = Q K^T and dP = dO V^T as two groups,
+    // computes P as soon as S is done (dP still in flight), dS once dP is, and issues dQ += dS K, which runs on
+    // through the next step's barrier and loads. So at the barrier of step t the tiles t - 1 (K, read by that dQ
+    // product) and t are in use, and the ring of kStages buffers refills tile t - 2's with tile t + P, P =
+    // kStages - 2 steps ahead. Straight-line (see the forward): every key tile of the block's range is computed
+    // and masked, none skipped.
+    constexpr int P = S - 2;
+    static_assert(P >= 1, "the backward's pipeline: 3 or more stages");
     load_tile_swz<BM, NT>(sQ, qb, q_stride, q0, T, [](int i) { return i; });
     load_tile_swz<BM, NT>(sdO, dob, q_stride, q0, T, [](int i) { return i; });
 #pragma unroll
-    for (int st = 0; st < S - 1; st++) {
-        if (t_begin + st < t_end) load_kv(t_begin + st);
+    for (int i = 0; i < P; i++) {
+        if (t_begin + i < t_end) load_kv(t_begin + i);
         cp_async_commit();
     }
-    cp_async_wait<S - 2>();
-    wg::fence_smem_for_async();
+    cp_async_wait<P - 1>(); // Q, dO (with the first key tile) for the self terms below
     __syncthreads();
 
     float lse2[2], dlt[2];
@@ -332,30 +362,32 @@ __global__ void __launch_bounds__(Cfg::kThreads, Cfg::kMinBlocks)
         }
     }
 
-    for (int t = t_begin; t < t_end; t++) {
-        cp_async_wait<S - 2>();
+    // Descriptors of the operand tiles: Q, dO (A), K, V (B, K-major) and K again as dQ's MN-major B.
+    const wg::Desc dQg = wg::desc(gQ, false), dOg = wg::desc(gdO, false);
+    const wg::Desc dK0 = wg::desc(sK, false), dV0 = wg::desc(sV, false), dKt0 = wg::desc(sK, true);
+    float s[8][4], dp[8][4];
+    uint32_t da[4][4]; // dS as A fragments: read by the dQ product until the next step's first wait
+    wg::pin(dqa); // initialised (and seeded) before the first product is issued (see the forward)
+    auto step = [&](int t) {
+        cp_async_wait<P - 1>(); // tile t is in (for this thread) ...
         wg::fence_smem_for_async();
-        __syncthreads();
-        if (t + S - 1 < t_end) load_kv(t + S - 1);
+        __syncthreads(); // ... for all, and every warpgroup is done with tile t - 2
+        if (t + P < t_end) load_kv(t + P);
         cp_async_commit();
-        const int st = (t - t_begin) % S;
-        const floatX *cK = sK + st * BN * 64, *cV = sV + st * BN * 64;
-        const int k0 = t * BN;
-        if (!(g_rows && k0 < gkend && k0 + BN > gkbeg)) continue; // warpgroup-uniform
-
-        // S = Q K^T and dP = dO V^T for the tile's 64 keys.
-        float s[8][4], dp[8][4];
+        const int st_bytes = ((t - t_begin) % S) * BN * wg::kRowBytes;
+        const wg::Desc dK = dK0 + st_bytes, dV = dV0 + st_bytes, dKt = dKt0 + st_bytes;
         wg::fence();
 #pragma unroll
-        for (int kk = 0; kk < D / 16; kk++) {
-            wg::mma_ss<false>(s, wg::kstep<false>(gQ, kk), wg::kstep<false>(cK, kk), kk > 0);
-            wg::mma_ss<false>(dp, wg::kstep<false>(gdO, kk), wg::kstep<false>(cV, kk), kk > 0);
-        }
+        for (int kk = 0; kk < D / 16; kk++)
+            wg::mma_ss<false>(s, wg::kstep<false>(dQg, kk), wg::kstep<false>(dK, kk), kk > 0);
         wg::commit();
-        wg::wait<0>();
+#pragma unroll
+        for (int kk = 0; kk < D / 16; kk++)
+            wg::mma_ss<false>(dp, wg::kstep<false>(dOg, kk), wg::kstep<false>(dV, kk), kk > 0);
+        wg::commit();
+        wg::wait<1>(); // S (and the previous dQ product); dP may run on
         wg::pin(s);
-        wg::pin(dp);
-
+        const int k0 = t * BN;
         // Rows past T are masked too: their lse is a stand-in 0, so P could overflow.
         const bool full = keys.all_valid(w0, w0 + 16, k0, k0 + BN) && k0 + BN <= kend && w0 + 16 <= T;
 #pragma unroll
@@ -371,21 +403,23 @@ __global__ void __launch_bounds__(Cfg::kThreads, Cfg::kMinBlocks)
                     s[nt][e] = i < T && j < kend && keys.valid(i, j) ? s[nt][e] : 0.0f;
                 }
         }
-        uint32_t da[4][4];
+        wg::wait<0>(); // dP
+        wg::pin(dp);
 #pragma unroll
         for (int nt = 0; nt < 8; nt++)
 #pragma unroll
             for (int e = 0; e < 4; e++) s[nt][e] *= dp[nt][e] - dlt[e >> 1];
 #pragma unroll
         for (int kk = 0; kk < 4; kk++) pack_a_frag(da[kk], s[2 * kk], s[2 * kk + 1]);
-        // dQ += dS K: K's tile MN-major (rows = keys = k).
+        // dQ += dS K: K's tile MN-major (rows = keys = k); in flight until the next step's wait.
         wg::fence();
 #pragma unroll
-        for (int kk = 0; kk < 4; kk++) wg::mma_rs<true>(dqa, da[kk], wg::kstep<true>(cK, kk), true);
+        for (int kk = 0; kk < 4; kk++) wg::mma_rs<true>(dqa, da[kk], wg::kstep<true>(dKt, kk), true);
         wg::commit();
-        wg::wait<0>();
-        wg::pin(dqa);
-    }
+    };
+    for (int t = t_begin; t < t_end; t++) step(t);
+    wg::wait<0>();
+    wg::pin(dqa);
 
 #pragma unroll
     for (int r = 0; r < 2; r++) {
@@ -433,8 +467,6 @@ __global__ void __launch_bounds__(Cfg::kThreads, Cfg::kMinBlocks)
     if (part && qend <= qbeg) return; // no pair in this split: attn_dkdv_reduce_kernel skips it (same test)
     const int qt_begin = qbeg / BM, qt_end = qend > qbeg ? (qend + BM - 1) / BM : qt_begin;
     const int n_iter = group * (qt_end - qt_begin);
-    const bool g_keys = gk0 < n_keys;
-    const int gqbeg = keys.query_begin(gk0), gqend = g_keys ? min(T, keys.query_end(min(gk0 + 64, n_keys))) : 0;
     const floatX *gK = sK + 64 * wgi * 64, *gV = sV + 64 * wgi * 64;
     auto krow = [&](int j) { return keys.key_row(j); };
     auto ident = [](int i) { return i; };
@@ -457,42 +489,52 @@ __global__ void __launch_bounds__(Cfg::kThreads, Cfg::kMinBlocks)
         }
     };
 
+    // Pipeline as in the dq kernel: step it issues S^T = K Q^T and dP^T = V dO^T as two groups, computes P^T as
+    // soon as S^T is done and issues dV += P^T dO while dP^T finishes, then dS^T and dK += dS^T Q; dK, dV run on
+    // through the next step's barrier. So at the barrier of step it the tiles of it - 1 (Q, dO) and it are in
+    // use and the ring of kStages buffers refills it - 2's with it + P, P = kStages - 2. Straight-line: every
+    // query tile of the block's range is computed and masked, none skipped.
+    constexpr int P = S - 2;
+    static_assert(P >= 1, "the backward's pipeline: 3 or more stages");
     load_tile_swz<BN, NT>(sK, kb, kv_stride, k0, k1, krow);
     load_tile_swz<BN, NT>(sV, vb, kv_stride, k0, k1, krow);
 #pragma unroll
-    for (int st = 0; st < S - 1; st++) {
-        if (st < n_iter) load_next(st);
+    for (int i = 0; i < P; i++) {
+        if (i < n_iter) load_next(i);
         cp_async_commit();
     }
 
-    float dka[8][4], dva[8][4];
+    // Descriptors: K, V (A), the Q, dO stages (B, K-major), and the same stages as dK's, dV's MN-major B.
+    const wg::Desc dKg = wg::desc(gK, false), dVg = wg::desc(gV, false);
+    const wg::Desc dQ0 = wg::desc(sQ, false), dO0 = wg::desc(sdO, false), dQt0 = wg::desc(sQ, true),
+                   dOt0 = wg::desc(sdO, true);
+    float dka[8][4], dva[8][4], st[8][4], dpt[8][4];
+    uint32_t pa[4][4], da[4][4]; // P^T, dS^T as A fragments: read by the dV, dK products until the next wait
     zero_acc(dka);
     zero_acc(dva);
-    for (int it = 0, qt = qt_begin; it < n_iter; it++, qt = qt + 1 == qt_end ? qt_begin : qt + 1) {
-        cp_async_wait<S - 2>();
+    wg::pin(dka); // initialised before the first product is issued (see the forward)
+    wg::pin(dva);
+    auto step = [&](int it, int qt) {
+        cp_async_wait<P - 1>(); // iteration it's tiles are in (for this thread) ...
         wg::fence_smem_for_async();
-        __syncthreads();
-        if (it + S - 1 < n_iter) load_next(it + S - 1);
+        __syncthreads(); // ... for all, and every warpgroup is done with iteration it - 2's
+        if (it + P < n_iter) load_next(it + P);
         cp_async_commit();
-        const int buf = it % S;
-        const int q0 = qt * BM;
-        const floatX *cQ = sQ + buf * BM * 64, *cdO = sdO + buf * BM * 64;
+        const int buf = it % S, q0 = qt * BM;
+        const int buf_bytes = buf * BM * wg::kRowBytes;
+        const wg::Desc dQ = dQ0 + buf_bytes, dO = dO0 + buf_bytes, dQt = dQt0 + buf_bytes, dOt = dOt0 + buf_bytes;
         const float *cL = sL + buf * BM, *cD = sD + buf * BM;
-        if (!(g_keys && q0 < gqend && q0 + BM > gqbeg)) continue; // warpgroup-uniform
-
-        // S^T = K Q^T and dP^T = V dO^T: 64 keys x 64 queries per warpgroup.
-        float st[8][4], dpt[8][4];
         wg::fence();
 #pragma unroll
-        for (int kk = 0; kk < D / 16; kk++) {
-            wg::mma_ss<false>(st, wg::kstep<false>(gK, kk), wg::kstep<false>(cQ, kk), kk > 0);
-            wg::mma_ss<false>(dpt, wg::kstep<false>(gV, kk), wg::kstep<false>(cdO, kk), kk > 0);
-        }
+        for (int kk = 0; kk < D / 16; kk++)
+            wg::mma_ss<false>(st, wg::kstep<false>(dKg, kk), wg::kstep<false>(dQ, kk), kk > 0);
         wg::commit();
-        wg::wait<0>();
+#pragma unroll
+        for (int kk = 0; kk < D / 16; kk++)
+            wg::mma_ss<false>(dpt, wg::kstep<false>(dVg, kk), wg::kstep<false>(dO, kk), kk > 0);
+        wg::commit();
+        wg::wait<1>(); // S^T (and the previous dK, dV products); dP^T may run on
         wg::pin(st);
-        wg::pin(dpt);
-
         // Queries past T are masked too (zero rows, but dS must not be NaN).
         const bool full = keys.all_valid(q0, q0 + BM, w0, w0 + 16) && q0 + BM <= T;
 #pragma unroll
@@ -511,7 +553,15 @@ __global__ void __launch_bounds__(Cfg::kThreads, Cfg::kMinBlocks)
                     st[nt][e] = i < T && keys.grad_valid(i, j) ? st[nt][e] : 0.0f;
                 }
         }
-        uint32_t pa[4][4], da[4][4];
+#pragma unroll
+        for (int kk = 0; kk < 4; kk++) pack_a_frag(pa[kk], st[2 * kk], st[2 * kk + 1]);
+        // dV += P^T dO: dO's tile MN-major (rows = queries = k).
+        wg::fence();
+#pragma unroll
+        for (int kk = 0; kk < 4; kk++) wg::mma_rs<true>(dva, pa[kk], wg::kstep<true>(dOt, kk), true);
+        wg::commit();
+        wg::wait<1>(); // dP^T; dV may run on
+        wg::pin(dpt);
 #pragma unroll
         for (int nt = 0; nt < 8; nt++) {
             const float2 dv2 = *reinterpret_cast<const float2 *>(cD + nt * 8 + 2 * tq);
@@ -520,22 +570,20 @@ __global__ void __launch_bounds__(Cfg::kThreads, Cfg::kMinBlocks)
             for (int e = 0; e < 4; e++) dpt[nt][e] = st[nt][e] * (dpt[nt][e] - dl[e & 1]);
         }
 #pragma unroll
-        for (int kk = 0; kk < 4; kk++) {
-            pack_a_frag(pa[kk], st[2 * kk], st[2 * kk + 1]);
-            pack_a_frag(da[kk], dpt[2 * kk], dpt[2 * kk + 1]);
-        }
-        // dV += P^T dO, dK += dS^T Q: the Q, dO tiles MN-major (rows = queries = k).
+        for (int kk = 0; kk < 4; kk++) pack_a_frag(da[kk], dpt[2 * kk], dpt[2 * kk + 1]);
+        // dK += dS^T Q: Q's tile MN-major.
         wg::fence();
 #pragma unroll
-        for (int kk = 0; kk < 4; kk++) {
-            wg::mma_rs<true>(dva, pa[kk], wg::kstep<true>(cdO, kk), true);
-            wg::mma_rs<true>(dka, da[kk], wg::kstep<true>(cQ, kk), true);
-        }
+        for (int kk = 0; kk < 4; kk++) wg::mma_rs<true>(dka, da[kk], wg::kstep<true>(dQt, kk), true);
         wg::commit();
-        wg::wait<0>();
-        wg::pin(dva);
-        wg::pin(dka);
+    };
+    for (int it = 0, qt = qt_begin; it < n_iter; it++) {
+        step(it, qt);
+        qt = qt + 1 == qt_end ? qt_begin : qt + 1;
     }
+    wg::wait<0>();
+    wg::pin(dka);
+    wg::pin(dva);
 
     if (part) { // fp32 partial sums, [2][n_split][B][n_kv][n_keys][D] (dk, then dv), as the mma kernel
         const size_t plane = (size_t)gridDim.z * n_kv * n_keys * D, n_split = gridDim.y / n_kv;

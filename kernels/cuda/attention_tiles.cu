@@ -13,7 +13,7 @@ namespace attn {
 // the one case a little slower (+2%).
 static const char *const kDefaultTiles = "fwd=128x64w4,dq=128x64w4,dkdv=128x64w4";
 // Where the warpgroup-MMA kernels exist (sm_90a build on an sm_90 GPU, attention_sm90.cuh), these instead.
-static const char *const kDefaultTilesSm90 = "fwd=wg128x64,dq=wg128x64,dkdv=wg128x64";
+static const char *const kDefaultTilesSm90 = "fwd=wg64x64s4b3,dq=wg64x64s3b3,dkdv=wg64x64s3b2";
 
 // Whether this build runs the warpgroup kernels on the current device: attn_wg_probe_kernel reports what its
 // compilation saw (a build without sm_90a code, or a device that is not sm_90, runs the mma.sync ones). Asked once.

@@ -50,17 +50,36 @@ __host__ __device__ __forceinline__ int swz(int row, int col) {
     return row * 64 + ((((col >> 3) ^ row) & 7) << 3) + (col & 7);
 }
 
-#ifndef SCOUT_CUDA_EMU
-// Matrix descriptor: start address, leading and stride byte offsets (all >> 4), swizzle mode 1 = 128 bytes.
-// K-major: eight-row groups 1024 bytes apart (stride offset); the leading offset is unused with this swizzle.
-// MN-major with N = 64 (one swizzle atom wide): the eight-row groups of K are 1024 bytes apart; that stride is
-// put in both offsets, so the descriptor reads the same whichever of the two the unit takes for it.
-__device__ __forceinline__ uint64_t desc(const void *smem, bool mn_major) {
-    const uint32_t addr = (uint32_t)__cvta_generic_to_shared(smem);
-    const uint64_t lbo = mn_major ? kAtomBytes >> 4 : 1, sbo = kAtomBytes >> 4;
-    return (uint64_t)((addr & 0x3FFFF) >> 4) | (lbo << 16) | (sbo << 32) | (1ull << 62);
-}
+// Matrix descriptor of a swizzled smem tile: start address, leading and stride byte offsets (all >> 4), swizzle
+// mode 1 = 128 bytes. K-major: eight-row groups 1024 bytes apart (stride offset); the leading offset is unused
+// with this swizzle. MN-major with N = 64 (one swizzle atom wide): the eight-row groups of K are 1024 bytes
+// apart; that stride is put in both offsets, so the descriptor reads the same whichever of the two the unit
+// takes for it. A kernel builds one per tile buffer up front and steps it with `+ bytes` (one integer add on
+// the address field: the k-steps, stages and row offsets), instead of converting a pointer per product (that
+// conversion was ~6 instructions per wgmma, a fifth of the backward kernels' instruction count).
+struct Desc {
+#ifdef SCOUT_CUDA_EMU
+    const char *p; // the emulator reads the tile through the pointer
+    __device__ Desc operator+(int bytes) const { return Desc{p + bytes}; }
+#else
+    uint64_t v;
+    __device__ Desc operator+(int bytes) const { return Desc{v + (uint64_t)(bytes >> 4)}; }
 #endif
+};
+__device__ __forceinline__ Desc desc(const floatX *tile, bool mn_major) {
+#ifdef SCOUT_CUDA_EMU
+    (void)mn_major;
+    return Desc{(const char *)tile};
+#else
+    const uint32_t addr = (uint32_t)__cvta_generic_to_shared(tile);
+    const uint64_t lbo = mn_major ? kAtomBytes >> 4 : 1, sbo = kAtomBytes >> 4;
+    return Desc{(uint64_t)((addr & 0x3FFFF) >> 4) | (lbo << 16) | (sbo << 32) | (1ull << 62)};
+#endif
+}
+// The descriptor of k-step kk: K-major 16 columns (32 bytes) further, MN-major 16 rows (2048 bytes).
+template <bool MN_MAJOR> __device__ __forceinline__ Desc kstep(Desc d, int kk) {
+    return d + (MN_MAJOR ? kk * 16 * kRowBytes : kk * 32);
+}
 
 // Orders this thread's register writes (accumulators, A fragments) before the next wgmma reads them.
 __device__ __forceinline__ void fence() {
@@ -107,15 +126,15 @@ __device__ __forceinline__ void pin(float (&d)[8][4]) {
         "+f"(d[5][1]), "+f"(d[5][2]), "+f"(d[5][3]), "+f"(d[6][0]), "+f"(d[6][1]), "+f"(d[6][2]), "+f"(d[6][3]),  \
         "+f"(d[7][0]), "+f"(d[7][1]), "+f"(d[7][2]), "+f"(d[7][3])
 
-// d (+)= A B, A (64 x 16) the K-major smem tile at a (its row 0 = the warpgroup's row 0, column 0 = this k-step),
-// B (16 x 64) the smem tile at b, K-major (B = tile^T: rows n, columns k) or MN-major (B = tile: rows k).
-// accumulate = false: d = A B.
+// d (+)= A B, A (64 x 16) the K-major smem tile of descriptor a (its row 0 = the warpgroup's row 0, column 0 =
+// this k-step), B (16 x 64) the smem tile of b, K-major (B = tile^T: rows n, columns k) or MN-major (B = tile:
+// rows k), its descriptor made with mn_major = B_MN_MAJOR. accumulate = false: d = A B.
 template <bool B_MN_MAJOR>
-__device__ __forceinline__ void mma_ss(float (&d)[8][4], const floatX *a, const floatX *b, bool accumulate) {
+__device__ __forceinline__ void mma_ss(float (&d)[8][4], Desc a, Desc b, bool accumulate) {
 #ifdef SCOUT_CUDA_EMU
-    emu_wgmma_m64n64k16(&d[0][0], NULL, a, b, B_MN_MAJOR, accumulate);
+    emu_wgmma_m64n64k16(&d[0][0], NULL, a.p, b.p, B_MN_MAJOR, accumulate);
 #elif defined(SCOUT_WGMMA_DEVICE)
-    const uint64_t da = desc(a, false), db = desc(b, B_MN_MAJOR);
+    const uint64_t da = a.v, db = b.v;
     asm volatile("{\n.reg .pred p;\nsetp.ne.b32 p, %34, 0;\n"
                  "wgmma.mma_async.sync.aligned.m64n64k16.f32.bf16.bf16 " SCOUT_WG_D32
                  ", %32, %33, p, 1, 1, 0, %35;\n}\n"
@@ -129,11 +148,11 @@ __device__ __forceinline__ void mma_ss(float (&d)[8][4], const floatX *a, const 
 
 // The same with A from registers (a: this thread's A fragment of the k-step, see above).
 template <bool B_MN_MAJOR>
-__device__ __forceinline__ void mma_rs(float (&d)[8][4], const uint32_t (&a)[4], const floatX *b, bool accumulate) {
+__device__ __forceinline__ void mma_rs(float (&d)[8][4], const uint32_t (&a)[4], Desc b, bool accumulate) {
 #ifdef SCOUT_CUDA_EMU
-    emu_wgmma_m64n64k16(&d[0][0], a, NULL, b, B_MN_MAJOR, accumulate);
+    emu_wgmma_m64n64k16(&d[0][0], a, NULL, b.p, B_MN_MAJOR, accumulate);
 #elif defined(SCOUT_WGMMA_DEVICE)
-    const uint64_t db = desc(b, B_MN_MAJOR);
+    const uint64_t db = b.v;
     asm volatile("{\n.reg .pred p;\nsetp.ne.b32 p, %37, 0;\n"
                  "wgmma.mma_async.sync.aligned.m64n64k16.f32.bf16.bf16 " SCOUT_WG_D32
                  ", {%32, %33, %34, %35}, %36, p, 1, 1, %38;\n}\n"
@@ -144,11 +163,6 @@ __device__ __forceinline__ void mma_rs(float (&d)[8][4], const uint32_t (&a)[4],
     (void)d, (void)a, (void)b, (void)accumulate;
     __trap();
 #endif
-}
-
-// Start of k-step kk of an operand tile: K-major columns 16 kk.., MN-major rows 16 kk...
-template <bool MN_MAJOR> __device__ __forceinline__ const floatX *kstep(const floatX *tile, int kk) {
-    return MN_MAJOR ? tile + kk * 16 * 64 : tile + kk * 16;
 }
 
 } // namespace wg

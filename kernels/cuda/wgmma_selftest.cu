@@ -31,8 +31,9 @@ __global__ void wgmma_selftest_kernel(float *d, const floatX *a, const floatX *b
         }
     wg::fence();
     for (int kk = 0; kk < 4; kk++) {
-        if (A_REGS) wg::mma_rs<B_MN>(acc, af[kk], wg::kstep<B_MN>(sB, kk), kk > 0);
-        else wg::mma_ss<B_MN>(acc, wg::kstep<false>(sA, kk), wg::kstep<B_MN>(sB, kk), kk > 0);
+        const wg::Desc da = wg::desc(sA, false), db = wg::desc(sB, B_MN);
+        if (A_REGS) wg::mma_rs<B_MN>(acc, af[kk], wg::kstep<B_MN>(db, kk), kk > 0);
+        else wg::mma_ss<B_MN>(acc, wg::kstep<false>(da, kk), wg::kstep<B_MN>(db, kk), kk > 0);
     }
     wg::commit();
     wg::wait<0>();
