@@ -107,7 +107,8 @@ struct TileList {
     }
 };
 
-// The instantiated shapes per kernel; the first of each is the original 64 x 64, 4-warp, double-buffered one.
+// The instantiated shapes per kernel; the first of each is the original 64 x 64, 4-warp, double-buffered one;
+// the "wg" ones (attention_sm90.cuh, sm_90a only) at the end, named wgOWNxSTREAMsSTAGESbMIN_BLOCKS.
 // MIN_BLOCKS is the most blocks per SM that shared memory allows (228 KB per SM, 1 KB of it reserved per
 // block) and that ptxas fits in registers without spilling (nvcc 13, sm_90, -Xptxas -v). Where that budget is
 // 128 registers the dq kernel re-reads its dO fragments and the dk/dv kernel its K, V fragments per 16-row
@@ -119,26 +120,26 @@ using FwdTiles = TileList<Tile<64, 64, 4, 2, 4>,   // "64x64":    128 regs, 45 K
                           Tile<64, 128, 4, 2, 2>,  // "64x128":   190 regs, 81 KB: 2 blocks,  8 warps
                           Tile<64, 64, 4, 3, 3>,   // "64x64s3":  146 regs, 63 KB: 3 blocks, 12 warps
                           Tile<128, 64, 8, 3, 2>,  // "128x64s3": 128 regs, 72 KB: 2 blocks, 16 warps
-                          WgTile<1, 64, 4, 3>,     // "wg64x64s4b3":  106 regs, 73 KB, 12 warps per SM
-                          WgTile<2, 64, 4, 2>>;    // "wg128x64s4b2": 106 regs, 81 KB, 16 warps
+                          WgTile<1, 64, 4, 3>,     // "wg64x64s4b3":  115 regs, 73 KB, 12 warps
+                          WgTile<2, 64, 4, 2>>;    // "wg128x64s4b2": 114 regs, 81 KB, 16 warps
 using DqTiles = TileList<Tile<64, 64, 4, 2, 4>,    // "64x64":    126 regs, 54 KB: 4 blocks, 16 warps
                          Tile<128, 64, 8, 2, 2>,   // "128x64":   126 regs, 72 KB: 2 blocks, 16 warps
                          Tile<128, 64, 4, 2, 2>,   // "128x64w4": 218 regs, 72 KB: 2 blocks,  8 warps x 32 rows
                          Tile<64, 128, 4, 2, 2>,   // "64x128":   132 regs, 90 KB: 2 blocks,  8 warps
                          Tile<64, 64, 4, 3, 3>,    // "64x64s3":  126 regs, 72 KB: 3 blocks, 12 warps
                          Tile<128, 128, 8, 2, 2>,  // "128x128": 126 regs, 108 KB: 2 blocks, 16 warps
-                         WgTile<1, 64, 3, 3>,      // "wg64x64s3b3":  150 regs, 65 KB, 12 warps
-                         WgTile<1, 64, 4, 2>,      // "wg64x64s4b2":  152 regs, 81 KB,  8 warps
-                         WgTile<2, 64, 3, 1>>;     // "wg128x64s3b1": 150 regs, 81 KB,  8 warps
+                         WgTile<1, 64, 3, 3>,      // "wg64x64s3b3":  156 regs, 65 KB, 12 warps
+                         WgTile<1, 64, 4, 2>,      // "wg64x64s4b2":  156 regs, 81 KB,  8 warps
+                         WgTile<2, 64, 3, 1>>;     // "wg128x64s3b1": 156 regs, 81 KB,  8 warps
 using DkdvTiles = TileList<Tile<64, 64, 4, 2, 4>,    // "64x64":    128 regs, 55 KB: 4 blocks, 16 warps
                            Tile<128, 64, 8, 2, 2>,   // "128x64":   128 regs, 73 KB: 2 blocks, 16 warps
                            Tile<128, 64, 4, 2, 2>,   // "128x64w4": 255 regs, 73 KB: 2 blocks,  8 warps x 32 rows
                            Tile<64, 128, 4, 2, 2>,   // "64x128":   179 regs, 92 KB: 2 blocks,  8 warps
                            Tile<64, 64, 4, 3, 3>,    // "64x64s3":  168 regs, 74 KB: 3 blocks, 12 warps
                            Tile<128, 128, 8, 2, 2>,  // "128x128": 128 regs, 110 KB: 2 blocks, 16 warps
-                           WgTile<1, 64, 3, 2>,      // "wg64x64s3b2":  188 regs, 66 KB,  8 warps (b3 spills)
-                           WgTile<1, 64, 4, 2>,      // "wg64x64s4b2":  188 regs, 82 KB,  8 warps
-                           WgTile<2, 64, 3, 1>>;     // "wg128x64s3b1": 188 regs, 82 KB,  8 warps
+                           WgTile<1, 64, 3, 2>,      // "wg64x64s3b2":  200 regs, 66 KB,  8 warps (b3: serialised)
+                           WgTile<1, 64, 4, 2>,      // "wg64x64s4b2":  192 regs, 82 KB,  8 warps
+                           WgTile<2, 64, 3, 1>>;     // "wg128x64s3b1": 208 regs, 82 KB,  8 warps
 
 // The shape each kernel uses (indices into the lists above). Defined in attention_tiles.cu: the default, then
 // SCOUT_ATTN_TILES (read on first use), then scout_cuda_attention_set_tiles() calls.
@@ -156,6 +157,7 @@ struct SwaKeys {
     static constexpr bool kSplitQueries = false; // a key tile's queries span window + BN: balanced already
     __host__ __device__ int n_keys() const { return T; }
     __host__ __device__ int key_row(int j) const { return j; }
+    __host__ __device__ int key_row_step() const { return 1; } // key_row(j + 1) - key_row(j)
     __host__ __device__ bool valid(int i, int j) const { return j <= i && j > i - window; }
     // Keys any query of [q0, q1) can see: [key_begin(q0), key_end(q1)).
     __host__ __device__ int key_begin(int q0) const { return q0 - window + 1 > 0 ? q0 - window + 1 : 0; }
@@ -180,6 +182,7 @@ struct CkptKeys {
     static constexpr bool kSplitQueries = true; // key tile m's queries: key_row(m BN) .. T (see dkdv_split_chunk)
     __host__ __device__ int n_keys() const { return T / seg; }
     __host__ __device__ int key_row(int m) const { return (m + 1) * seg - 1; }
+    __host__ __device__ int key_row_step() const { return seg; }
     __host__ __device__ bool valid(int i, int m) const { return key_row(m) < i; } // m < i / seg, no division
     __host__ __device__ int key_begin(int /*q0*/) const { return 0; }
     __host__ __device__ int key_end(int q1) const { return ((q1 < T ? q1 : T) - 1) / seg; }

@@ -1,21 +1,27 @@
 // attention_sm90.cuh: the attention kernels of attention.cuh (forward, dq, dk/dv; same key-set policies, same
 // arguments, same results to rounding) on Hopper's warpgroup MMA (wgmma.cuh) instead of mma.sync. Included by
-// attention.cuh; the launchers there pick these for the WgTile<> shapes.
+// attention.cuh; the launchers there pick these for the WgTile<> shapes, the default on an H100 / H200.
 //
-// Why: mma.sync kernels top out near FlashAttention-2's speed on an H200 (200-285 TFLOP/s, BENCHMARKS.md):
+// Why: the mma.sync kernels top out near FlashAttention-2's speed on an H200 (200-285 TFLOP/s, BENCHMARKS.md):
 // every 16x8x16 product is an instruction of its warp, with its operands moved from shared memory into
 // registers by ldmatrix first. A wgmma multiplies 64 x 64 x 16 for a whole warpgroup with its B operand (and
 // optionally A) read by the tensor core straight from shared memory, so the instruction count per FLOP drops
-// ~16x and no registers hold K, V, Q or dO tiles.
+// ~16x, no registers hold K, V, Q or dO tiles, and the products run asynchronously.
 // Structure: a warpgroup (4 warps) owns 64 rows (queries, or keys for dk/dv), a block WG warpgroups; the other
-// side streams through a cp.async pipeline into 128-byte-swizzled tiles (wgmma.cuh), each tile serving as the
+// side streams through a cp.async ring into 128-byte-swizzled tiles (wgmma.cuh), each tile serving as the
 // K-major operand of one product and the MN-major operand of another (K: S = Q K^T and dQ = dS K; V: dP = dO V^T
-// and O = P V; Q, dO: S^T, dP^T and dK, dV). Per streamed tile the products of one step are issued together
-// and waited for before the softmax arithmetic (no intra-warpgroup overlap, FA3's next step); with two or more
-// warpgroups per SM one group's arithmetic overlaps another's products. The arithmetic between the products is
-// attention.cuh's line for line, on the same fragment layouts (a warpgroup's accumulator is per warp eight
-// mma.m16n8 C fragments): masking only tiles that cross the key set's edges, the online softmax in log2 units,
-// P and dS packed to bf16 into the A operand of the next product, deterministic dQ / dK, dV.
+// and O = P V; Q, dO: S^T, dP^T and dK, dV). The products of a step overlap the warpgroup's own arithmetic as
+// in FlashAttention-3 (each kernel's pipeline comment says how), and other blocks' on the same SM. The
+// arithmetic between the products is attention.cuh's line for line, on the same fragment layouts (a
+// warpgroup's accumulator is per warp eight mma.m16n8 C fragments): masking only tiles that cross the key
+// set's edges, the online softmax in log2 units, P and dS packed to bf16 into the A operand of the next
+// product, deterministic dQ / dK, dV (two kernels, no atomics).
+// What the H200 says (ncu, scout_swa_470m's window attention at 8 x 2048): the backward kernels execute 540-560
+// TFLOP/s (7 products where the atomic FA2 / FA3 backward has 5), the forward 410; they are issue-bound (42-57%
+// of cycles issue), the softmax arithmetic about half of the instructions. Things that were measured to matter:
+// ptxas serialises every wgmma of a kernel if an accumulator may be touched while its product is in flight or a
+// product / wait sits on a path it cannot prove uniform (hence the straight-line steps and the pins); building
+// descriptors per product and 64-bit address arithmetic per copied chunk were a quarter of the instructions.
 #ifndef SCOUT_CUDA_ATTENTION_SM90_CUH
 #define SCOUT_CUDA_ATTENTION_SM90_CUH
 
@@ -36,22 +42,23 @@ struct WgTile {
     static void name(char *buf, size_t n) { snprintf(buf, n, "wg%dx%ds%db%d", 64 * WG, STREAM, STAGES, MIN_BLOCKS); }
 };
 
-// Copies rows [r0, r0 + R) of a [., 64] bf16 tensor (row r at base + row_of(r) * stride) into a swizzled smem
-// tile with cp.async; rows r >= n_rows are zero-filled. NT threads, R * 8 / NT chunks of 16 bytes each: thread x
-// copies chunk x % 8 of rows x / 8 + i NT / 8, so its swizzled column (chunk ^ row % 8) is the same for every i
-// and the loop unrolls to one address add per chunk (these copies were a fifth of the backward's instructions).
+// Copies rows [r0, r0 + R) of a [., 64] bf16 tensor into a swizzled smem tile with cp.async, row r at base +
+// row_of(r) * stride where row_of is linear with slope row_step (the key policies' key_row); rows r >= n_rows
+// are zero-filled. NT threads, R * 8 / NT chunks of 16 bytes each: thread x copies chunk x % 8 of rows x / 8 +
+// i NT / 8, so its swizzled column (chunk ^ row % 8) is the same for every i, and the source of chunk i is one
+// pointer add from chunk 0's (these copies' 64-bit address arithmetic was a fifth of the backward's instructions).
 template <int R, int NT, class RowOf>
 __device__ __forceinline__ void load_tile_swz(floatX *tile, const floatX *base, size_t stride, int r0, int n_rows,
-                                              RowOf row_of) {
+                                              RowOf row_of, int row_step) {
     static_assert(R * 8 % NT == 0 && NT / 8 % 8 == 0, "whole chunks per thread, rows stepping by whole atoms");
     const int ch = threadIdx.x % 8, rt = threadIdx.x / 8;
     floatX *dst = tile + rt * 64 + ((ch ^ (rt & 7)) << 3);
-    const floatX *src = base + ch * 8;
+    const floatX *src = base + (size_t)row_of(r0 + rt) * stride + ch * 8;
+    const size_t src_step = (size_t)(NT / 8) * row_step * stride;
 #pragma unroll
     for (int i = 0; i < R * 8 / NT; i++) {
-        const int r = rt + i * (NT / 8);
-        const bool ok = r0 + r < n_rows;
-        cp_async<16>(dst + i * (NT / 8) * 64, src + (ok ? (size_t)row_of(r0 + r) : 0) * stride, ok);
+        const bool ok = r0 + rt + i * (NT / 8) < n_rows;
+        cp_async<16>(dst + i * (NT / 8) * 64, ok ? src + i * src_step : base, ok); // base: a valid address
     }
 }
 
@@ -99,8 +106,9 @@ __global__ void __launch_bounds__(Cfg::kThreads, Cfg::kMinBlocks)
     floatX *sK = sQ + BM * 64;                         // [S][BN][64]
     floatX *sV = sK + S * BN * 64;                     // [S][BN][64]
 
-    const int wgi = threadIdx.x / 128, wq = (threadIdx.x / 32) % 4, lane = threadIdx.x % 32, g = lane >> 2,
-              tq = lane & 3;
+    // (wgi a constant 0 with one warpgroup: the operand descriptors then stay warp-uniform, in uniform registers)
+    const int wgi = Cfg::kWG == 1 ? 0 : threadIdx.x / 128, wq = (threadIdx.x / 32) % 4, lane = threadIdx.x % 32,
+              g = lane >> 2, tq = lane & 3;
     const int qt = reverse ? gridDim.x - 1 - blockIdx.x : blockIdx.x;
     const int h = blockIdx.y, b = blockIdx.z, kvh = h / (n_h / n_kv);
     const int q0 = qt * BM, gr0 = q0 + 64 * wgi, w0 = gr0 + 16 * wq;
@@ -114,8 +122,8 @@ __global__ void __launch_bounds__(Cfg::kThreads, Cfg::kMinBlocks)
     auto krow = [&](int j) { return keys.key_row(j); };
     auto load_kv = [&](int t) {
         const int st = (t - t_begin) % S;
-        load_tile_swz<BN, NT>(sK + st * BN * 64, kb, kv_stride, t * BN, kend, krow);
-        load_tile_swz<BN, NT>(sV + st * BN * 64, vb, kv_stride, t * BN, kend, krow);
+        load_tile_swz<BN, NT>(sK + st * BN * 64, kb, kv_stride, t * BN, kend, krow, keys.key_row_step());
+        load_tile_swz<BN, NT>(sV + st * BN * 64, vb, kv_stride, t * BN, kend, krow, keys.key_row_step());
     };
 
     // Pipeline (FA3's intra-warpgroup overlap): in step t the tensor core computes S of key tile t, then P V of
@@ -124,7 +132,7 @@ __global__ void __launch_bounds__(Cfg::kThreads, Cfg::kMinBlocks)
     // all it issued, so at the barrier of step t only tiles t - 1 (V) and t (K) are in use and the ring of
     // kStages = 4 buffers refills tile t - 2's with tile t + 2, loaded two steps ahead.
     static_assert(S == 4, "the forward's pipeline: 4 stages");
-    load_tile_swz<BM, NT>(sQ, qb, q_stride, q0, T, [](int i) { return i; });
+    load_tile_swz<BM, NT>(sQ, qb, q_stride, q0, T, [](int i) { return i; }, 1);
     if (t_begin < t_end) load_kv(t_begin);
     cp_async_commit();
     if (t_begin + 1 < t_end) load_kv(t_begin + 1);
@@ -287,8 +295,9 @@ __global__ void __launch_bounds__(Cfg::kThreads, Cfg::kMinBlocks)
     floatX *sK = sdO + BM * 64;                        // [S][BN][64]
     floatX *sV = sK + S * BN * 64;                     // [S][BN][64]
 
-    const int wgi = threadIdx.x / 128, wq = (threadIdx.x / 32) % 4, lane = threadIdx.x % 32, g = lane >> 2,
-              tq = lane & 3;
+    // (wgi a constant 0 with one warpgroup: the operand descriptors then stay warp-uniform, in uniform registers)
+    const int wgi = Cfg::kWG == 1 ? 0 : threadIdx.x / 128, wq = (threadIdx.x / 32) % 4, lane = threadIdx.x % 32,
+              g = lane >> 2, tq = lane & 3;
     const int qt = reverse ? gridDim.x - 1 - blockIdx.x : blockIdx.x;
     const int h = blockIdx.y, b = blockIdx.z, kvh = h / (n_h / n_kv);
     const int q0 = qt * BM, gr0 = q0 + 64 * wgi, w0 = gr0 + 16 * wq;
@@ -303,8 +312,8 @@ __global__ void __launch_bounds__(Cfg::kThreads, Cfg::kMinBlocks)
     auto krow = [&](int j) { return keys.key_row(j); };
     auto load_kv = [&](int t) {
         const int st = (t - t_begin) % S;
-        load_tile_swz<BN, NT>(sK + st * BN * 64, kb, kv_stride, t * BN, kend, krow);
-        load_tile_swz<BN, NT>(sV + st * BN * 64, vb, kv_stride, t * BN, kend, krow);
+        load_tile_swz<BN, NT>(sK + st * BN * 64, kb, kv_stride, t * BN, kend, krow, keys.key_row_step());
+        load_tile_swz<BN, NT>(sV + st * BN * 64, vb, kv_stride, t * BN, kend, krow, keys.key_row_step());
     };
 
     // Pipeline (as FA3's backward, without its atomics): step t issues S = Q K^T and dP = dO V^T as two groups,
@@ -315,8 +324,8 @@ __global__ void __launch_bounds__(Cfg::kThreads, Cfg::kMinBlocks)
     // and masked, none skipped.
     constexpr int P = S - 2;
     static_assert(P >= 1, "the backward's pipeline: 3 or more stages");
-    load_tile_swz<BM, NT>(sQ, qb, q_stride, q0, T, [](int i) { return i; });
-    load_tile_swz<BM, NT>(sdO, dob, q_stride, q0, T, [](int i) { return i; });
+    load_tile_swz<BM, NT>(sQ, qb, q_stride, q0, T, [](int i) { return i; }, 1);
+    load_tile_swz<BM, NT>(sdO, dob, q_stride, q0, T, [](int i) { return i; }, 1);
 #pragma unroll
     for (int i = 0; i < P; i++) {
         if (t_begin + i < t_end) load_kv(t_begin + i);
@@ -453,8 +462,9 @@ __global__ void __launch_bounds__(Cfg::kThreads, Cfg::kMinBlocks)
     float *sL = (float *)(sdO + S * BM * 64);          // [S][BM] lse (natural log)
     float *sD = sL + S * BM;                           // [S][BM]
 
-    const int wgi = threadIdx.x / 128, wq = (threadIdx.x / 32) % 4, lane = threadIdx.x % 32, g = lane >> 2,
-              tq = lane & 3;
+    // (wgi a constant 0 with one warpgroup: the operand descriptors then stay warp-uniform, in uniform registers)
+    const int wgi = Cfg::kWG == 1 ? 0 : threadIdx.x / 128, wq = (threadIdx.x / 32) % 4, lane = threadIdx.x % 32,
+              g = lane >> 2, tq = lane & 3;
     const int kvh = blockIdx.y % n_kv, split = blockIdx.y / n_kv, b = blockIdx.z, group = n_h / n_kv;
     const int n_keys = keys.n_keys();
     const int k0 = blockIdx.x * BN, k1 = min(k0 + BN, n_keys);
@@ -478,10 +488,12 @@ __global__ void __launch_bounds__(Cfg::kThreads, Cfg::kMinBlocks)
         if (++ld_qt == qt_end) ld_qt = qt_begin, ld_hh++;
         const floatX *qb = q + (size_t)b * T * q_stride + (size_t)h * D;
         const floatX *dob = dout + (size_t)b * T * q_stride + (size_t)h * D;
-        load_tile_swz<BM, NT>(sQ + buf * BM * 64, qb, q_stride, q0, T, ident);
-        load_tile_swz<BM, NT>(sdO + buf * BM * 64, dob, q_stride, q0, T, ident);
+        load_tile_swz<BM, NT>(sQ + buf * BM * 64, qb, q_stride, q0, T, ident, 1);
+        load_tile_swz<BM, NT>(sdO + buf * BM * 64, dob, q_stride, q0, T, ident, 1);
         const size_t stat = ((size_t)b * n_h + h) * T;
-        for (int c = threadIdx.x; c < BM; c += NT) {
+        static_assert(BM <= NT, "one statistic per thread at most");
+        if (threadIdx.x < BM) {
+            const int c = threadIdx.x;
             const int i = q0 + c;
             const bool ok = i < T;
             cp_async<4>(sL + buf * BM + c, lse + stat + (ok ? i : 0), ok);
@@ -496,8 +508,8 @@ __global__ void __launch_bounds__(Cfg::kThreads, Cfg::kMinBlocks)
     // query tile of the block's range is computed and masked, none skipped.
     constexpr int P = S - 2;
     static_assert(P >= 1, "the backward's pipeline: 3 or more stages");
-    load_tile_swz<BN, NT>(sK, kb, kv_stride, k0, k1, krow);
-    load_tile_swz<BN, NT>(sV, vb, kv_stride, k0, k1, krow);
+    load_tile_swz<BN, NT>(sK, kb, kv_stride, k0, k1, krow, keys.key_row_step());
+    load_tile_swz<BN, NT>(sV, vb, kv_stride, k0, k1, krow, keys.key_row_step());
 #pragma unroll
     for (int i = 0; i < P; i++) {
         if (i < n_iter) load_next(i);

@@ -12,8 +12,12 @@ namespace attn {
 // to -15% (causal 32K), backward -10% (swa 8 x 2K) to -14% (causal 32K); the checkpoint backward at 8 x 2K is
 // the one case a little slower (+2%).
 static const char *const kDefaultTiles = "fwd=128x64w4,dq=128x64w4,dkdv=128x64w4";
-// Where the warpgroup-MMA kernels exist (sm_90a build on an sm_90 GPU, attention_sm90.cuh), these instead.
-static const char *const kDefaultTilesSm90 = "fwd=wg64x64s4b3,dq=wg64x64s3b3,dkdv=wg64x64s3b2";
+// Where the warpgroup-MMA kernels exist (sm_90a build on an sm_90 GPU, attention_sm90.cuh), these instead: the
+// fastest over the same five cases on the H200 (BENCHMARKS.md, 2026-11-29): one warpgroup of 64 rows per block
+// for the backward kernels, 2 / 3 blocks per SM (two warpgroups per block were 10-25% slower: they stall on
+// each other at every barrier); for the forward the two-warpgroup blocks by a hair (better at 32K, 3% worse at
+// 2K than wg64x64s4b3).
+static const char *const kDefaultTilesSm90 = "fwd=wg128x64s4b2,dq=wg64x64s3b3,dkdv=wg64x64s3b2";
 
 // Whether this build runs the warpgroup kernels on the current device: attn_wg_probe_kernel reports what its
 // compilation saw (a build without sm_90a code, or a device that is not sm_90, runs the mma.sync ones). Asked once.

@@ -62,18 +62,22 @@ struct Desc {
     const char *p; // the emulator reads the tile through the pointer
     __device__ Desc operator+(int bytes) const { return Desc{p + bytes}; }
 #else
-    uint64_t v;
-    __device__ Desc operator+(int bytes) const { return Desc{v + (uint64_t)(bytes >> 4)}; }
+    // The low word (address >> 4, leading byte offset); the high word (stride byte offset 1024, 128-byte swizzle)
+    // is the same for every tile here, kDescHi, and joined in the asm: 32-bit adds instead of 64-bit ones with a
+    // carry, and values the compiler can keep in uniform registers.
+    uint32_t lo;
+    __device__ Desc operator+(int bytes) const { return Desc{lo + (uint32_t)(bytes >> 4)}; }
 #endif
 };
+constexpr uint32_t kDescHi = (uint32_t)(kAtomBytes >> 4) | (1u << 30);
 __device__ __forceinline__ Desc desc(const floatX *tile, bool mn_major) {
 #ifdef SCOUT_CUDA_EMU
     (void)mn_major;
     return Desc{(const char *)tile};
 #else
     const uint32_t addr = (uint32_t)__cvta_generic_to_shared(tile);
-    const uint64_t lbo = mn_major ? kAtomBytes >> 4 : 1, sbo = kAtomBytes >> 4;
-    return Desc{(uint64_t)((addr & 0x3FFFF) >> 4) | (lbo << 16) | (sbo << 32) | (1ull << 62)};
+    const uint32_t lbo = mn_major ? kAtomBytes >> 4 : 1;
+    return Desc{((addr & 0x3FFFF) >> 4) | (lbo << 16)};
 #endif
 }
 // The descriptor of k-step kk: K-major 16 columns (32 bytes) further, MN-major 16 rows (2048 bytes).
@@ -134,12 +138,12 @@ __device__ __forceinline__ void mma_ss(float (&d)[8][4], Desc a, Desc b, bool ac
 #ifdef SCOUT_CUDA_EMU
     emu_wgmma_m64n64k16(&d[0][0], NULL, a.p, b.p, B_MN_MAJOR, accumulate);
 #elif defined(SCOUT_WGMMA_DEVICE)
-    const uint64_t da = a.v, db = b.v;
-    asm volatile("{\n.reg .pred p;\nsetp.ne.b32 p, %34, 0;\n"
+    asm volatile("{\n.reg .pred p;\n.reg .b64 da, db;\nsetp.ne.b32 p, %35, 0;\n"
+                 "mov.b64 da, {%32, %34};\nmov.b64 db, {%33, %34};\n"
                  "wgmma.mma_async.sync.aligned.m64n64k16.f32.bf16.bf16 " SCOUT_WG_D32
-                 ", %32, %33, p, 1, 1, 0, %35;\n}\n"
+                 ", da, db, p, 1, 1, 0, %36;\n}\n"
                  : SCOUT_WG_D32_OPS(d)
-                 : "l"(da), "l"(db), "r"((int)accumulate), "n"(B_MN_MAJOR ? 1 : 0));
+                 : "r"(a.lo), "r"(b.lo), "r"(kDescHi), "r"((int)accumulate), "n"(B_MN_MAJOR ? 1 : 0));
 #else
     (void)d, (void)a, (void)b, (void)accumulate;
     __trap();
@@ -152,12 +156,12 @@ __device__ __forceinline__ void mma_rs(float (&d)[8][4], const uint32_t (&a)[4],
 #ifdef SCOUT_CUDA_EMU
     emu_wgmma_m64n64k16(&d[0][0], a, NULL, b.p, B_MN_MAJOR, accumulate);
 #elif defined(SCOUT_WGMMA_DEVICE)
-    const uint64_t db = b.v;
-    asm volatile("{\n.reg .pred p;\nsetp.ne.b32 p, %37, 0;\n"
+    asm volatile("{\n.reg .pred p;\n.reg .b64 db;\nsetp.ne.b32 p, %38, 0;\n"
+                 "mov.b64 db, {%36, %37};\n"
                  "wgmma.mma_async.sync.aligned.m64n64k16.f32.bf16.bf16 " SCOUT_WG_D32
-                 ", {%32, %33, %34, %35}, %36, p, 1, 1, %38;\n}\n"
+                 ", {%32, %33, %34, %35}, db, p, 1, 1, %39;\n}\n"
                  : SCOUT_WG_D32_OPS(d)
-                 : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "l"(db), "r"((int)accumulate),
+                 : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "r"(b.lo), "r"(kDescHi), "r"((int)accumulate),
                    "n"(B_MN_MAJOR ? 1 : 0));
 #else
     (void)d, (void)a, (void)b, (void)accumulate;
