@@ -218,21 +218,50 @@ __device__ __forceinline__ uint32_t ld_pair(const floatX *p) { return *reinterpr
 
 // The columns a thread holds, in both the A-fragment layout (a0..a3 of k-step kk) and the C layout (tiles nt =
 // 2kk, 2kk+1): column(kk, half, e) = 16 kk + 8 half + 2 (lane % 4) + e. A row-vector dot product of a thread's
-// A fragments for row r (0: row g, 1: row g + 8) with a global row x is therefore a quad-local partial sum.
-template <int D>
-__device__ __forceinline__ float frag_row_dot(const uint32_t (&f)[D / 16][4], int r, const floatX *x) {
+// values of a row with a global row x is therefore a quad-local partial sum; pair(kk, half) returns the thread's
+// two bf16 of columns 16 kk + 8 half + 2 (lane % 4) + (0, 1) of the row, wherever they are held.
+template <int D, class Pair> __device__ __forceinline__ float row_dot(Pair pair, const floatX *x) {
     const int tq = threadIdx.x % 4;
     float s = 0.0f;
 #pragma unroll
     for (int kk = 0; kk < D / 16; kk++)
 #pragma unroll
         for (int half = 0; half < 2; half++) {
-            const uint32_t w = f[kk][r + 2 * half];
-            const int col = kk * 16 + half * 8 + 2 * tq;
-            const uint32_t xv = ld_pair(x + col);
+            const uint32_t w = pair(kk, half), xv = ld_pair(x + kk * 16 + half * 8 + 2 * tq);
             s += bf_lo(w) * bf_lo(xv) + bf_hi(w) * bf_hi(xv);
         }
     return s;
+}
+// ... of row r (0: row g, 1: row g + 8) of A fragments held in registers.
+template <int D>
+__device__ __forceinline__ float frag_row_dot(const uint32_t (&f)[D / 16][4], int r, const floatX *x) {
+    return row_dot<D>([&](int kk, int half) { return f[kk][r + 2 * half]; }, x);
+}
+
+// One step of the online softmax for row half r (rows g, g + 8) of N8 C-fragment tiles x of raw logits, in log2
+// units: the max is taken on the raw logits (scale > 0) and the scale folded into the exponent, p = 2^(x scale -
+// m), one FMA. Turns x into p, updates the running max m and this thread's part of the row sum l, and returns the
+// factor the row's accumulator must be rescaled by. A row with no valid key yet keeps m = -inf and contributes
+// nothing. (Both forward kernels, mma.sync and warpgroup.)
+template <int N8>
+__device__ __forceinline__ float softmax_update(float (&x)[N8][4], int r, float &m, float &l, float scale_log2) {
+    float mx = -INFINITY;
+#pragma unroll
+    for (int nt = 0; nt < N8; nt++) mx = fmaxf(mx, fmaxf(x[nt][2 * r], x[nt][2 * r + 1]));
+    const float m_new = fmaxf(m, quad_max(mx) * scale_log2);
+    const float m_use = m_new == -INFINITY ? 0.0f : m_new;
+    const float rescale = exp2_approx(m - m_use);
+    m = m_new;
+    float sum = 0.0f;
+#pragma unroll
+    for (int nt = 0; nt < N8; nt++)
+#pragma unroll
+        for (int e = 2 * r; e < 2 * r + 2; e++) {
+            x[nt][e] = exp2_approx(fmaf(x[nt][e], scale_log2, -m_use));
+            sum += x[nt][e];
+        }
+    l = l * rescale + sum;
+    return rescale;
 }
 
 // The A fragment of one k-step from the C fragments of its two 16x8 column halves (see mma.cuh), in bf16.
@@ -372,6 +401,54 @@ static __global__ void attn_delta_kernel(float *delta, const floatX *dout, const
 // __grid_constant__ parameter: its fields are read from the parameter bank where used instead of being held in
 // registers through the loop, without which ptxas spilled at a 128-register budget (the forward spills with it).
 
+// Block geometry shared by the forward and dq kernels (mma.sync and warpgroup): query tile qt (last-first when
+// reverse) of head h of batch b, its kv head, the strides, the offset of (b, row 0, h) in q / out / dO / dq, the
+// (b, kv head) bases of k and v, and the key tiles [t_begin, t_end) of the compact keys [key_begin, kend) its
+// queries can see.
+template <int D, int BM, int BN> struct QueryBlock {
+    int h, b, kvh, q0, kend, t_begin, t_end;
+    size_t q_stride, kv_stride, q_off;
+    const floatX *kb, *vb;
+    template <class Keys>
+    __device__ __forceinline__ QueryBlock(const floatX *k, const floatX *v, int T, int n_h, int n_kv, const Keys &keys,
+                                          int reverse) {
+        const int qt = reverse ? gridDim.x - 1 - blockIdx.x : blockIdx.x;
+        h = blockIdx.y, b = blockIdx.z, kvh = h / (n_h / n_kv), q0 = qt * BM;
+        q_stride = (size_t)n_h * D, kv_stride = (size_t)n_kv * D;
+        q_off = (size_t)b * T * q_stride + (size_t)h * D;
+        kb = k + (size_t)b * T * kv_stride + (size_t)kvh * D;
+        vb = v + (size_t)b * T * kv_stride + (size_t)kvh * D;
+        const int kbeg = keys.key_begin(q0);
+        kend = keys.key_end(q0 + BM);
+        t_begin = kbeg / BN, t_end = kend > kbeg ? (kend + BN - 1) / BN : t_begin;
+    }
+};
+
+// Block geometry shared by the dk/dv kernels: key tile [k0, k1) of kv head kvh of batch b (blockIdx.y = kv head +
+// n_kv x split when the queries are split, see dkdv_split_chunk), and the query tiles [qt_begin, qt_end) it loops
+// over for each of the group's heads (n_iter iterations); empty: a split with no pair (the reduce kernel skips it
+// by the same test).
+template <int D, int BN, int BM> struct DkdvBlock {
+    int kvh, split, b, group, n_keys, k0, k1, qt_begin, qt_end, n_iter;
+    bool empty;
+    size_t q_stride, kv_stride;
+    const floatX *kb, *vb;
+    template <class Keys>
+    __device__ __forceinline__ DkdvBlock(const floatX *k, const floatX *v, int T, int n_h, int n_kv, const Keys &keys,
+                                         int q_chunk, bool split_queries) {
+        kvh = blockIdx.y % n_kv, split = blockIdx.y / n_kv, b = blockIdx.z, group = n_h / n_kv;
+        n_keys = keys.n_keys(), k0 = blockIdx.x * BN, k1 = min(k0 + BN, n_keys);
+        q_stride = (size_t)n_h * D, kv_stride = (size_t)n_kv * D;
+        kb = k + (size_t)b * T * kv_stride + (size_t)kvh * D;
+        vb = v + (size_t)b * T * kv_stride + (size_t)kvh * D;
+        int qbeg = keys.query_begin(k0), qend = min(T, keys.query_end(k1));
+        if (split_queries) qbeg = max(qbeg, split * q_chunk), qend = min(qend, (split + 1) * q_chunk);
+        empty = split_queries && qend <= qbeg;
+        qt_begin = qbeg / BM, qt_end = qend > qbeg ? (qend + BM - 1) / BM : qt_begin;
+        n_iter = group * (qt_end - qt_begin);
+    }
+};
+
 // Forward. Grid (query tiles, n_h, B), Cfg::kWarps warps. Dynamic smem: the Q tile, Cfg::kStages stages of K,
 // V tiles. reverse: take the query tiles last-first (in causal and checkpoint attention the late tiles see the
 // most keys, so they start first and the tail is short).
@@ -387,15 +464,11 @@ __global__ void __launch_bounds__(Cfg::kThreads, Cfg::kMinBlocks)
     floatX *sV = sK + S * BN * LD;    // [S][BN][LD]
 
     const int warp = threadIdx.x / 32, lane = threadIdx.x % 32, g = lane >> 2, tq = lane & 3;
-    const int qt = reverse ? gridDim.x - 1 - blockIdx.x : blockIdx.x;
-    const int h = blockIdx.y, b = blockIdx.z, kvh = h / (n_h / n_kv);
-    const int q0 = qt * BM, w0 = q0 + warp * 16 * MT;
-    const size_t q_stride = (size_t)n_h * D, kv_stride = (size_t)n_kv * D;
-    const floatX *qb = q + (size_t)b * T * q_stride + (size_t)h * D;
-    const floatX *kb = k + (size_t)b * T * kv_stride + (size_t)kvh * D;
-    const floatX *vb = v + (size_t)b * T * kv_stride + (size_t)kvh * D;
-    const int kbeg = keys.key_begin(q0), kend = keys.key_end(q0 + BM);
-    const int t_begin = kbeg / BN, t_end = kend > kbeg ? (kend + BN - 1) / BN : t_begin;
+    const QueryBlock<D, BM, BN> blk(k, v, T, n_h, n_kv, keys, reverse);
+    const int h = blk.h, b = blk.b, q0 = blk.q0, kend = blk.kend, t_begin = blk.t_begin, t_end = blk.t_end;
+    const int w0 = q0 + warp * 16 * MT;
+    const size_t q_stride = blk.q_stride, kv_stride = blk.kv_stride;
+    const floatX *qb = q + blk.q_off, *kb = blk.kb, *vb = blk.vb;
     // The keys this warp's rows can see (none when its rows start past T): tiles outside are skipped.
     const bool w_rows = w0 < T;
     const int wkbeg = keys.key_begin(w0), wkend = keys.key_end(min(w0 + 16 * MT, T));
@@ -492,29 +565,11 @@ __global__ void __launch_bounds__(Cfg::kThreads, Cfg::kMinBlocks)
                             if (!(j < kend && keys.valid(i, j))) s[mt][nt][e] = -INFINITY;
                         }
             }
-            // Online softmax, per row, in log2 units: the max is taken on the raw logits (scale > 0) and the
-            // scale folded into the exponent, p = 2^(s scale - m), one FMA. A row with no valid key yet keeps
-            // m = -inf and contributes nothing.
 #pragma unroll
             for (int mt = 0; mt < MT; mt++)
 #pragma unroll
                 for (int r = 0; r < 2; r++) {
-                    float mx = -INFINITY;
-#pragma unroll
-                    for (int nt = 0; nt < BN / 8; nt++) mx = fmaxf(mx, fmaxf(s[mt][nt][2 * r], s[mt][nt][2 * r + 1]));
-                    const float m_new = fmaxf(m_r[mt][r], quad_max(mx) * scale_log2);
-                    const float m_use = m_new == -INFINITY ? 0.0f : m_new;
-                    const float rescale = exp2_approx(m_r[mt][r] - m_use);
-                    m_r[mt][r] = m_new;
-                    float sum = 0.0f;
-#pragma unroll
-                    for (int nt = 0; nt < BN / 8; nt++)
-#pragma unroll
-                        for (int e = 2 * r; e < 2 * r + 2; e++) {
-                            s[mt][nt][e] = exp2_approx(fmaf(s[mt][nt][e], scale_log2, -m_use));
-                            sum += s[mt][nt][e];
-                        }
-                    l_r[mt][r] = l_r[mt][r] * rescale + sum;
+                    const float rescale = softmax_update(s[mt], r, m_r[mt][r], l_r[mt][r], scale_log2);
 #pragma unroll
                     for (int nt = 0; nt < D / 8; nt++) o[mt][nt][2 * r] *= rescale, o[mt][nt][2 * r + 1] *= rescale;
                 }
@@ -574,16 +629,12 @@ __global__ void __launch_bounds__(Cfg::kThreads, Cfg::kMinBlocks)
     floatX *sV = sK + S * BN * LD;    // [S][BN][LD]
 
     const int warp = threadIdx.x / 32, lane = threadIdx.x % 32, g = lane >> 2, tq = lane & 3;
-    const int qt = reverse ? gridDim.x - 1 - blockIdx.x : blockIdx.x;
-    const int h = blockIdx.y, b = blockIdx.z, kvh = h / (n_h / n_kv);
-    const int q0 = qt * BM, w0 = q0 + warp * 16 * MT;
-    const size_t q_stride = (size_t)n_h * D, kv_stride = (size_t)n_kv * D;
-    const floatX *qb = q + (size_t)b * T * q_stride + (size_t)h * D;
-    const floatX *dob = dout + (size_t)b * T * q_stride + (size_t)h * D;
-    const floatX *kb = k + (size_t)b * T * kv_stride + (size_t)kvh * D;
-    const floatX *vb = v + (size_t)b * T * kv_stride + (size_t)kvh * D;
-    const int kbeg = keys.key_begin(q0), kend = keys.key_end(q0 + BM);
-    const int t_begin = kbeg / BN, t_end = kend > kbeg ? (kend + BN - 1) / BN : t_begin;
+    const QueryBlock<D, BM, BN> blk(k, v, T, n_h, n_kv, keys, reverse);
+    const int h = blk.h, b = blk.b, kvh = blk.kvh, q0 = blk.q0, kend = blk.kend, t_begin = blk.t_begin,
+              t_end = blk.t_end;
+    const int w0 = q0 + warp * 16 * MT;
+    const size_t q_stride = blk.q_stride, kv_stride = blk.kv_stride;
+    const floatX *qb = q + blk.q_off, *dob = dout + blk.q_off, *kb = blk.kb, *vb = blk.vb;
     const bool w_rows = w0 < T;
     const int wkbeg = keys.key_begin(w0), wkend = keys.key_end(min(w0 + 16 * MT, T));
     auto krow = [&](int j) { return keys.key_row(j); };
@@ -768,18 +819,13 @@ __global__ void __launch_bounds__(Cfg::kThreads, Cfg::kMinBlocks)
     // Split (part != NULL): blockIdx.y = kv head + n_kv x split, and the block takes only the queries of
     // [split q_chunk, (split + 1) q_chunk) (a multiple of BM: whole query tiles), storing fp32 partial sums
     // for attn_dkdv_reduce_kernel; see dkdv_split_chunk.
-    const int kvh = blockIdx.y % n_kv, split = blockIdx.y / n_kv, b = blockIdx.z, group = n_h / n_kv;
-    const int n_keys = keys.n_keys();
-    const int k0 = blockIdx.x * BN, k1 = min(k0 + BN, n_keys);
+    const DkdvBlock<D, BN, BM> blk(k, v, T, n_h, n_kv, keys, q_chunk, part != NULL);
+    if (blk.empty) return;
+    const int kvh = blk.kvh, split = blk.split, b = blk.b, group = blk.group, n_keys = blk.n_keys, k0 = blk.k0,
+              k1 = blk.k1, qt_begin = blk.qt_begin, qt_end = blk.qt_end, n_iter = blk.n_iter;
     const int w0 = k0 + warp * 16 * MT; // this warp's keys [w0, w0 + 16 MT)
-    const size_t q_stride = (size_t)n_h * D, kv_stride = (size_t)n_kv * D;
-    const floatX *kb = k + (size_t)b * T * kv_stride + (size_t)kvh * D;
-    const floatX *vb = v + (size_t)b * T * kv_stride + (size_t)kvh * D;
-    int qbeg = keys.query_begin(k0), qend = min(T, keys.query_end(k1));
-    if (part) qbeg = max(qbeg, split * q_chunk), qend = min(qend, (split + 1) * q_chunk);
-    if (part && qend <= qbeg) return; // no pair in this split: attn_dkdv_reduce_kernel skips it (same test)
-    const int qt_begin = qbeg / BM, qt_end = qend > qbeg ? (qend + BM - 1) / BM : qt_begin;
-    const int n_iter = group * (qt_end - qt_begin);
+    const size_t q_stride = blk.q_stride, kv_stride = blk.kv_stride;
+    const floatX *kb = blk.kb, *vb = blk.vb;
     // The queries that can see this warp's keys (none when its keys start past n_keys): tiles outside are
     // skipped.
     const bool w_keys = w0 < n_keys;

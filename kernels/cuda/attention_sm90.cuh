@@ -67,21 +67,25 @@ __device__ __forceinline__ uint32_t swz_pair(const floatX *tile, int row, int co
     return *reinterpret_cast<const uint32_t *>(tile + wg::swz(row, col));
 }
 
-// frag_row_dot (attention.cuh) for a row of a swizzled smem tile: this thread's 16 columns of row `row` (the
-// A-fragment columns 16 kk + 8 half + 2 (lane % 4) + 0, 1) dotted with the global row x; a quad-local partial.
-template <int D>
-__device__ __forceinline__ float swz_row_dot(const floatX *tile, int row, const floatX *x) {
+// row_dot (attention.cuh) for row `row` of a swizzled smem tile.
+template <int D> __device__ __forceinline__ float swz_row_dot(const floatX *tile, int row, const floatX *x) {
     const int tq = threadIdx.x % 4;
-    float s = 0.0f;
+    return row_dot<D>([&](int kk, int half) { return swz_pair(tile, row, kk * 16 + half * 8 + 2 * tq); }, x);
+}
+
+// x = A B^T and y = C E^T over the head dim (D / 16 k-steps, every operand a K-major tile), as two commit groups
+// with x's first, so that a wait<1> returns with x done while y may still run: S and dP in the dq kernel, S^T
+// and dP^T in the dk/dv kernel.
+template <int D>
+__device__ __forceinline__ void issue_two_products(float (&x)[8][4], wg::Desc a, wg::Desc b, float (&y)[8][4],
+                                                   wg::Desc c, wg::Desc e) {
+    wg::fence();
 #pragma unroll
-    for (int kk = 0; kk < D / 16; kk++)
+    for (int kk = 0; kk < D / 16; kk++) wg::mma_ss<false>(x, wg::kstep<false>(a, kk), wg::kstep<false>(b, kk), kk > 0);
+    wg::commit();
 #pragma unroll
-        for (int half = 0; half < 2; half++) {
-            const int col = kk * 16 + half * 8 + 2 * tq;
-            const uint32_t w = swz_pair(tile, row, col), xv = ld_pair(x + col);
-            s += bf_lo(w) * bf_lo(xv) + bf_hi(w) * bf_hi(xv);
-        }
-    return s;
+    for (int kk = 0; kk < D / 16; kk++) wg::mma_ss<false>(y, wg::kstep<false>(c, kk), wg::kstep<false>(e, kk), kk > 0);
+    wg::commit();
 }
 
 __device__ __forceinline__ void zero_acc(float (&d)[8][4]) {
@@ -100,7 +104,8 @@ __global__ void __launch_bounds__(Cfg::kThreads, Cfg::kMinBlocks)
     attn_fwd_wg_kernel(floatX *out, float *lse, const floatX *q, const floatX *k, const floatX *v, int T, int n_h,
                        int n_kv, Keys keys, float scale_log2, int reverse) {
     static_assert(D == 64, "rows of 128 bytes");
-    constexpr int BM = Cfg::kOwn, BN = Cfg::kStream, NB = BN / 64, NT = Cfg::kThreads, S = Cfg::kStages;
+    constexpr int BM = Cfg::kOwn, BN = Cfg::kStream, NT = Cfg::kThreads, S = Cfg::kStages;
+    static_assert(BN == 64, "one 64-key product per step");
     extern __shared__ __align__(16) unsigned char attn_smem[];
     floatX *sQ = (floatX *)wg::align_smem(attn_smem); // [BM][64]
     floatX *sK = sQ + BM * 64;                         // [S][BN][64]
@@ -109,15 +114,11 @@ __global__ void __launch_bounds__(Cfg::kThreads, Cfg::kMinBlocks)
     // (wgi a constant 0 with one warpgroup: the operand descriptors then stay warp-uniform, in uniform registers)
     const int wgi = Cfg::kWG == 1 ? 0 : threadIdx.x / 128, wq = (threadIdx.x / 32) % 4, lane = threadIdx.x % 32,
               g = lane >> 2, tq = lane & 3;
-    const int qt = reverse ? gridDim.x - 1 - blockIdx.x : blockIdx.x;
-    const int h = blockIdx.y, b = blockIdx.z, kvh = h / (n_h / n_kv);
-    const int q0 = qt * BM, gr0 = q0 + 64 * wgi, w0 = gr0 + 16 * wq;
-    const size_t q_stride = (size_t)n_h * D, kv_stride = (size_t)n_kv * D;
-    const floatX *qb = q + (size_t)b * T * q_stride + (size_t)h * D;
-    const floatX *kb = k + (size_t)b * T * kv_stride + (size_t)kvh * D;
-    const floatX *vb = v + (size_t)b * T * kv_stride + (size_t)kvh * D;
-    const int kbeg = keys.key_begin(q0), kend = keys.key_end(q0 + BM);
-    const int t_begin = kbeg / BN, t_end = kend > kbeg ? (kend + BN - 1) / BN : t_begin;
+    const QueryBlock<D, BM, BN> blk(k, v, T, n_h, n_kv, keys, reverse);
+    const int h = blk.h, b = blk.b, q0 = blk.q0, kend = blk.kend, t_begin = blk.t_begin, t_end = blk.t_end;
+    const int w0 = q0 + 64 * wgi + 16 * wq; // this warp's rows [w0, w0 + 16)
+    const size_t q_stride = blk.q_stride, kv_stride = blk.kv_stride;
+    const floatX *qb = q + blk.q_off, *kb = blk.kb, *vb = blk.vb;
     const floatX *gQ = sQ + 64 * wgi * 64;
     auto krow = [&](int j) { return keys.key_row(j); };
     auto load_kv = [&](int t) {
@@ -168,7 +169,7 @@ __global__ void __launch_bounds__(Cfg::kThreads, Cfg::kMinBlocks)
 
     // Descriptors of the operand tiles (stepped per stage and k-step by integer adds, see wgmma.cuh).
     const wg::Desc dQ = wg::desc(gQ, false), dK0 = wg::desc(sK, false), dV0 = wg::desc(sV, true);
-    float s[NB][8][4];             // S, then P of the current tile
+    float s[8][4];                 // S, then P of the current tile
     uint32_t pa[BN / 16][4];       // P of the previous tile as bf16 A fragments, 16 keys per k-step
     float scale_o[2] = {1.0f, 1.0f}; // the previous tile's rescale of o, per row r
     // o and the statistics are initialised before the first product is issued (ptxas serialises every wgmma of a
@@ -200,11 +201,7 @@ __global__ void __launch_bounds__(Cfg::kThreads, Cfg::kMinBlocks)
         const wg::Desc dK = dK0 + ((t - t_begin) % S) * BN * wg::kRowBytes;
         wg::fence();
 #pragma unroll
-        for (int kk = 0; kk < D / 16; kk++)
-#pragma unroll
-            for (int nb = 0; nb < NB; nb++)
-                wg::mma_ss<false>(s[nb], wg::kstep<false>(dQ, kk), wg::kstep<false>(dK + nb * 64 * wg::kRowBytes, kk),
-                                  kk > 0);
+        for (int kk = 0; kk < D / 16; kk++) wg::mma_ss<false>(s, wg::kstep<false>(dQ, kk), wg::kstep<false>(dK, kk), kk > 0);
         wg::commit();
         if (!first) {
             issue_pv(t - 1);
@@ -212,49 +209,25 @@ __global__ void __launch_bounds__(Cfg::kThreads, Cfg::kMinBlocks)
         } else {
             wg::wait<0>();
         }
-#pragma unroll
-        for (int nb = 0; nb < NB; nb++) wg::pin(s[nb]);
+        wg::pin(s);
         const int k0 = t * BN;
         const bool full = keys.all_valid(w0, w0 + 16, k0, k0 + BN) && k0 + BN <= kend;
         if (!full) {
 #pragma unroll
-            for (int nb = 0; nb < NB; nb++)
+            for (int nt = 0; nt < 8; nt++)
 #pragma unroll
-                for (int nt = 0; nt < 8; nt++)
-#pragma unroll
-                    for (int e = 0; e < 4; e++) {
-                        const int j = k0 + nb * 64 + nt * 8 + 2 * tq + (e & 1), i = w0 + g + 8 * (e >> 1);
-                        if (!(j < kend && keys.valid(i, j))) s[nb][nt][e] = -INFINITY;
-                    }
+                for (int e = 0; e < 4; e++) {
+                    const int j = k0 + nt * 8 + 2 * tq + (e & 1), i = w0 + g + 8 * (e >> 1);
+                    if (!(j < kend && keys.valid(i, j))) s[nt][e] = -INFINITY;
+                }
         }
 #pragma unroll
-        for (int r = 0; r < 2; r++) {
-            float mx = -INFINITY;
-#pragma unroll
-            for (int nb = 0; nb < NB; nb++)
-#pragma unroll
-                for (int nt = 0; nt < 8; nt++) mx = fmaxf(mx, fmaxf(s[nb][nt][2 * r], s[nb][nt][2 * r + 1]));
-            const float m_new = fmaxf(m_r[r], quad_max(mx) * scale_log2);
-            const float m_use = m_new == -INFINITY ? 0.0f : m_new;
-            const float rescale = exp2_approx(m_r[r] - m_use);
-            m_r[r] = m_new;
-            float sum = 0.0f;
-#pragma unroll
-            for (int nb = 0; nb < NB; nb++)
-#pragma unroll
-                for (int nt = 0; nt < 8; nt++)
-#pragma unroll
-                    for (int e = 2 * r; e < 2 * r + 2; e++) {
-                        s[nb][nt][e] = exp2_approx(fmaf(s[nb][nt][e], scale_log2, -m_use));
-                        sum += s[nb][nt][e];
-                    }
-            l_r[r] = l_r[r] * rescale + sum;
-            scale_o[r] = rescale; // applied to o before the next P V (o is busy with this one's until then)
-        }
+        for (int r = 0; r < 2; r++) // o is rescaled before the next P V (until then it is busy with this one's)
+            scale_o[r] = softmax_update(s, r, m_r[r], l_r[r], scale_log2);
         wg::wait<0>(); // P V of tile t - 1 done: o and pa are free
         wg::pin(o);
 #pragma unroll
-        for (int kk = 0; kk < BN / 16; kk++) pack_a_frag(pa[kk], s[kk / 4][2 * (kk % 4)], s[kk / 4][2 * (kk % 4) + 1]);
+        for (int kk = 0; kk < BN / 16; kk++) pack_a_frag(pa[kk], s[2 * kk], s[2 * kk + 1]);
     };
     if (t_begin < t_end) {
         step(true, t_begin);
@@ -298,16 +271,12 @@ __global__ void __launch_bounds__(Cfg::kThreads, Cfg::kMinBlocks)
     // (wgi a constant 0 with one warpgroup: the operand descriptors then stay warp-uniform, in uniform registers)
     const int wgi = Cfg::kWG == 1 ? 0 : threadIdx.x / 128, wq = (threadIdx.x / 32) % 4, lane = threadIdx.x % 32,
               g = lane >> 2, tq = lane & 3;
-    const int qt = reverse ? gridDim.x - 1 - blockIdx.x : blockIdx.x;
-    const int h = blockIdx.y, b = blockIdx.z, kvh = h / (n_h / n_kv);
-    const int q0 = qt * BM, gr0 = q0 + 64 * wgi, w0 = gr0 + 16 * wq;
-    const size_t q_stride = (size_t)n_h * D, kv_stride = (size_t)n_kv * D;
-    const floatX *qb = q + (size_t)b * T * q_stride + (size_t)h * D;
-    const floatX *dob = dout + (size_t)b * T * q_stride + (size_t)h * D;
-    const floatX *kb = k + (size_t)b * T * kv_stride + (size_t)kvh * D;
-    const floatX *vb = v + (size_t)b * T * kv_stride + (size_t)kvh * D;
-    const int kbeg = keys.key_begin(q0), kend = keys.key_end(q0 + BM);
-    const int t_begin = kbeg / BN, t_end = kend > kbeg ? (kend + BN - 1) / BN : t_begin;
+    const QueryBlock<D, BM, BN> blk(k, v, T, n_h, n_kv, keys, reverse);
+    const int h = blk.h, b = blk.b, kvh = blk.kvh, q0 = blk.q0, kend = blk.kend, t_begin = blk.t_begin,
+              t_end = blk.t_end;
+    const int w0 = q0 + 64 * wgi + 16 * wq; // this warp's rows [w0, w0 + 16)
+    const size_t q_stride = blk.q_stride, kv_stride = blk.kv_stride;
+    const floatX *qb = q + blk.q_off, *dob = dout + blk.q_off, *kb = blk.kb, *vb = blk.vb;
     const floatX *gQ = sQ + 64 * wgi * 64, *gdO = sdO + 64 * wgi * 64;
     auto krow = [&](int j) { return keys.key_row(j); };
     auto load_kv = [&](int t) {
@@ -385,15 +354,7 @@ __global__ void __launch_bounds__(Cfg::kThreads, Cfg::kMinBlocks)
         cp_async_commit();
         const int st_bytes = ((t - t_begin) % S) * BN * wg::kRowBytes;
         const wg::Desc dK = dK0 + st_bytes, dV = dV0 + st_bytes, dKt = dKt0 + st_bytes;
-        wg::fence();
-#pragma unroll
-        for (int kk = 0; kk < D / 16; kk++)
-            wg::mma_ss<false>(s, wg::kstep<false>(dQg, kk), wg::kstep<false>(dK, kk), kk > 0);
-        wg::commit();
-#pragma unroll
-        for (int kk = 0; kk < D / 16; kk++)
-            wg::mma_ss<false>(dp, wg::kstep<false>(dOg, kk), wg::kstep<false>(dV, kk), kk > 0);
-        wg::commit();
+        issue_two_products<D>(s, dQg, dK, dp, dOg, dV);
         wg::wait<1>(); // S (and the previous dQ product); dP may run on
         wg::pin(s);
         const int k0 = t * BN;
@@ -465,18 +426,13 @@ __global__ void __launch_bounds__(Cfg::kThreads, Cfg::kMinBlocks)
     // (wgi a constant 0 with one warpgroup: the operand descriptors then stay warp-uniform, in uniform registers)
     const int wgi = Cfg::kWG == 1 ? 0 : threadIdx.x / 128, wq = (threadIdx.x / 32) % 4, lane = threadIdx.x % 32,
               g = lane >> 2, tq = lane & 3;
-    const int kvh = blockIdx.y % n_kv, split = blockIdx.y / n_kv, b = blockIdx.z, group = n_h / n_kv;
-    const int n_keys = keys.n_keys();
-    const int k0 = blockIdx.x * BN, k1 = min(k0 + BN, n_keys);
-    const int gk0 = k0 + 64 * wgi, w0 = gk0 + 16 * wq; // this warpgroup's keys [gk0, gk0 + 64), warp's [w0, +16)
-    const size_t q_stride = (size_t)n_h * D, kv_stride = (size_t)n_kv * D;
-    const floatX *kb = k + (size_t)b * T * kv_stride + (size_t)kvh * D;
-    const floatX *vb = v + (size_t)b * T * kv_stride + (size_t)kvh * D;
-    int qbeg = keys.query_begin(k0), qend = min(T, keys.query_end(k1));
-    if (part) qbeg = max(qbeg, split * q_chunk), qend = min(qend, (split + 1) * q_chunk);
-    if (part && qend <= qbeg) return; // no pair in this split: attn_dkdv_reduce_kernel skips it (same test)
-    const int qt_begin = qbeg / BM, qt_end = qend > qbeg ? (qend + BM - 1) / BM : qt_begin;
-    const int n_iter = group * (qt_end - qt_begin);
+    const DkdvBlock<D, BN, BM> blk(k, v, T, n_h, n_kv, keys, q_chunk, part != NULL);
+    if (blk.empty) return;
+    const int kvh = blk.kvh, split = blk.split, b = blk.b, group = blk.group, n_keys = blk.n_keys, k0 = blk.k0,
+              k1 = blk.k1, qt_begin = blk.qt_begin, qt_end = blk.qt_end, n_iter = blk.n_iter;
+    const int w0 = k0 + 64 * wgi + 16 * wq; // this warp's keys [w0, w0 + 16)
+    const size_t q_stride = blk.q_stride, kv_stride = blk.kv_stride;
+    const floatX *kb = blk.kb, *vb = blk.vb;
     const floatX *gK = sK + 64 * wgi * 64, *gV = sV + 64 * wgi * 64;
     auto krow = [&](int j) { return keys.key_row(j); };
     auto ident = [](int i) { return i; };
@@ -536,15 +492,7 @@ __global__ void __launch_bounds__(Cfg::kThreads, Cfg::kMinBlocks)
         const int buf_bytes = buf * BM * wg::kRowBytes;
         const wg::Desc dQ = dQ0 + buf_bytes, dO = dO0 + buf_bytes, dQt = dQt0 + buf_bytes, dOt = dOt0 + buf_bytes;
         const float *cL = sL + buf * BM, *cD = sD + buf * BM;
-        wg::fence();
-#pragma unroll
-        for (int kk = 0; kk < D / 16; kk++)
-            wg::mma_ss<false>(st, wg::kstep<false>(dKg, kk), wg::kstep<false>(dQ, kk), kk > 0);
-        wg::commit();
-#pragma unroll
-        for (int kk = 0; kk < D / 16; kk++)
-            wg::mma_ss<false>(dpt, wg::kstep<false>(dVg, kk), wg::kstep<false>(dO, kk), kk > 0);
-        wg::commit();
+        issue_two_products<D>(st, dKg, dQ, dpt, dVg, dO);
         wg::wait<1>(); // S^T (and the previous dK, dV products); dP^T may run on
         wg::pin(st);
         // Queries past T are masked too (zero rows, but dS must not be NaN).
