@@ -8,8 +8,10 @@
 #   EMU_PROG=test_gpu_train tests/gpu/emu/run.sh --steps 4 --config configs/scout_swa_tiny.json
 #                                                the trainer check (links build/libscout.a: run `make` first)
 # What it checks: indexing, masking, barriers (a divergent __syncthreads is reported as a deadlock), warp
-# collectives with exited lanes, the tensor-core fragment layouts, reads of never-written shared memory (NaN).
-# What it cannot: timing, races between warps that the fiber order happens to serialise, device math ulps.
+# collectives with exited lanes, the tensor-core fragment layouts (mma.sync, and wgmma's register fragments,
+# matrix descriptors and 128-byte swizzle), reads of never-written shared memory (NaN).
+# What it cannot: timing, races between warps that the fiber order happens to serialise, device math ulps, and
+# wgmma's asynchrony (products complete when issued here): an accumulator read before its wait shows on the device.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/../../.." && pwd)
 cd "$root"
