@@ -201,7 +201,8 @@ __global__ void __launch_bounds__(Cfg::kThreads, Cfg::kMinBlocks)
         const wg::Desc dK = dK0 + ((t - t_begin) % S) * BN * wg::kRowBytes;
         wg::fence();
 #pragma unroll
-        for (int kk = 0; kk < D / 16; kk++) wg::mma_ss<false>(s, wg::kstep<false>(dQ, kk), wg::kstep<false>(dK, kk), kk > 0);
+        for (int kk = 0; kk < D / 16; kk++)
+            wg::mma_ss<false>(s, wg::kstep<false>(dQ, kk), wg::kstep<false>(dK, kk), kk > 0);
         wg::commit();
         if (!first) {
             issue_pv(t - 1);
@@ -570,7 +571,8 @@ __global__ void __launch_bounds__(Cfg::kThreads, Cfg::kMinBlocks)
 #pragma unroll
         for (int nt = 0; nt < 8; nt++) {
             const int col = nt * 8 + 2 * tq;
-            *reinterpret_cast<uint32_t *>(dk + off + col) = pack_bf16(dka[nt][2 * r] * scale, dka[nt][2 * r + 1] * scale);
+            *reinterpret_cast<uint32_t *>(dk + off + col) =
+                pack_bf16(dka[nt][2 * r] * scale, dka[nt][2 * r + 1] * scale);
             *reinterpret_cast<uint32_t *>(dv + off + col) = pack_bf16(dva[nt][2 * r], dva[nt][2 * r + 1]);
         }
     }
