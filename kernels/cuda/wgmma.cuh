@@ -92,12 +92,16 @@ __device__ __forceinline__ void fence() {
 #endif
 }
 __device__ __forceinline__ void commit() {
-#if defined(SCOUT_WGMMA_DEVICE) && !defined(SCOUT_CUDA_EMU)
+#ifdef SCOUT_CUDA_EMU
+    emu_wgmma_commit();
+#elif defined(SCOUT_WGMMA_DEVICE)
     asm volatile("wgmma.commit_group.sync.aligned;\n" ::: "memory");
 #endif
 }
 template <int N> __device__ __forceinline__ void wait() {
-#if defined(SCOUT_WGMMA_DEVICE) && !defined(SCOUT_CUDA_EMU)
+#ifdef SCOUT_CUDA_EMU
+    emu_wgmma_wait(N);
+#elif defined(SCOUT_WGMMA_DEVICE)
     asm volatile("wgmma.wait_group.sync.aligned %0;\n" ::"n"(N) : "memory");
 #endif
 }

@@ -220,7 +220,12 @@ static inline void emu_ldmatrix(uint32_t *r, int n_mat, const void *row_addr, bo
 }
 
 // wgmma.mma_async.sync.aligned.m64n64k16.f32.bf16.bf16 as kernels/cuda/wgmma.cuh uses it (its comment has the
-// layouts): shared-memory tiles of 128-byte rows with the 128-byte swizzle, which XORs address bits 4-6 with
+// layouts), asynchronous as on the device: emu_wgmma_m64n64k16 only records the product in the thread's queue,
+// emu_wgmma_commit closes a group, and emu_wgmma_wait(n) computes the products of all but the n newest groups,
+// reading A (registers or shared memory) and B then, and writing the accumulators then. So a kernel that reads
+// an accumulator before the wait that covers its product, or overwrites an operand (registers, or a shared-memory
+// tile refilled by the next copy) before it, computes wrong values here, as it may on the device; products left
+// without a wait at the end of a thread are reported. shared-memory tiles of 128-byte rows with the 128-byte swizzle, which XORs address bits 4-6 with
 // bits 7-9 (the tiles are 1024-byte aligned, so that is chunk ^ row % 8). A from the registers of the calling
 // warp (a_regs) or from a K-major tile (a_smem); B a K-major or MN-major tile. Warp w of the warpgroup computes
 // rows 16 w .. 16 w + 15, which need only its own A fragments: a warp collective is enough here.
@@ -228,8 +233,8 @@ static inline const uint16_t *emu_swizzled_(const void *logical) {
     uintptr_t a = (uintptr_t)logical;
     return (const uint16_t *)(a ^ (((a >> 7) & 7) << 4));
 }
-static inline void emu_wgmma_m64n64k16(float *d, const uint32_t *a_regs, const void *a_smem, const void *b_smem,
-                                       bool b_mn_major, bool accumulate) {
+static inline void emu_wgmma_exec_(float *d, const uint32_t *a_regs, const void *a_smem, const void *b_smem,
+                                    bool b_mn_major, bool accumulate) {
     float A[16][16], B[16][64];
     const int warp_in_group = (int)(threadIdx.x / 32) % 4;
     if (a_regs) {
@@ -266,6 +271,38 @@ static inline void emu_wgmma_m64n64k16(float *d, const uint32_t *a_regs, const v
             for (int k = 0; k < 16; k++) s += A[r][k] * B[k][c];
             d[4 * j + e] = s;
         }
+}
+
+struct emu_wg_op {
+    float *d;
+    const uint32_t *a_regs;
+    const void *a_smem, *b_smem;
+    bool b_mn_major, accumulate;
+    int group; // the number of commits before it: it belongs to the group the next commit closes
+};
+struct emu_wg_queue {
+    emu_wg_op ops[64];
+    int n_ops, n_committed;
+};
+emu_wg_queue &emu_wg(void); // the running thread's (emu_runtime.cpp)
+static inline void emu_wgmma_m64n64k16(float *d, const uint32_t *a_regs, const void *a_smem, const void *b_smem,
+                                       bool b_mn_major, bool accumulate) {
+    emu_wg_queue &q = emu_wg();
+    if (q.n_ops == 64) emu_fatal("more than 64 wgmma in flight in one thread");
+    q.ops[q.n_ops++] = emu_wg_op{d, a_regs, a_smem, b_smem, b_mn_major, accumulate, q.n_committed};
+}
+static inline void emu_wgmma_commit(void) { emu_wg().n_committed++; }
+static inline void emu_wgmma_wait(int n_pending) {
+    emu_wg_queue &q = emu_wg();
+    int kept = 0;
+    for (int i = 0; i < q.n_ops; i++) {
+        const emu_wg_op o = q.ops[i];
+        if (o.group < q.n_committed - n_pending)
+            emu_wgmma_exec_(o.d, o.a_regs, o.a_smem, o.b_smem, o.b_mn_major, o.accumulate);
+        else
+            q.ops[kept++] = o;
+    }
+    q.n_ops = kept;
 }
 
 // ---- kernel launch --------------------------------------------------------------------------------------

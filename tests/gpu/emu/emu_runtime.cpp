@@ -63,6 +63,7 @@ struct emu_fiber {
     int state;
     int linear; // linear thread index in the block
     emu_thread_ids ids;
+    emu_wg_queue wg; // its wgmma products in flight (cuda_emu.h)
 };
 
 struct emu_warp {
@@ -89,12 +90,14 @@ const emu_thread_ids &emu_ids(void) {
 
 int emu_lane(void) { return S.cur->linear & 31; }
 char *emu_dyn_smem(void) { return S.dyn_smem; }
+emu_wg_queue &emu_wg(void) { return S.cur->wg; }
 
 static void yield_to_scheduler(void) { emu_switch(&S.cur->sp, S.sched_sp); }
 
 static void fiber_main(void *arg) {
     emu_fiber *f = (emu_fiber *)arg;
     (*S.body)();
+    if (f->wg.n_ops > 0) emu_fatal("thread %d exited with %d wgmma products never waited for", f->linear, f->wg.n_ops);
     f->state = F_DONE;
     S.n_live--;
     emu_warp &w = S.warps[f->linear / 32];
@@ -167,6 +170,7 @@ static void run_block(dim3 grid, dim3 block, uint3 bid, size_t dyn) {
         f.ids.blockIdx = bid;
         f.ids.blockDim = block;
         f.ids.gridDim = grid;
+        f.wg.n_ops = f.wg.n_committed = 0;
         // Initial frame, from the 16-byte aligned top down: return address, rbp, rbx, r12, r13, r14, r15, the
         // MXCSR / x87 control words (see emu_switch).
         uint64_t *top = (uint64_t *)(((uintptr_t)(f.stack + kStackBytes)) & ~(uintptr_t)15);
