@@ -10,8 +10,9 @@
 # What it checks: indexing, masking, barriers (a divergent __syncthreads is reported as a deadlock), warp
 # collectives with exited lanes, the tensor-core fragment layouts (mma.sync, and wgmma's register fragments,
 # matrix descriptors and 128-byte swizzle), reads of never-written shared memory (NaN).
-# What it cannot: timing, races between warps that the fiber order happens to serialise, device math ulps, and
-# wgmma's asynchrony (products complete when issued here): an accumulator read before its wait shows on the device.
+# wgmma runs asynchronously here too: its products are computed at the wait that covers them, so an accumulator
+# read or an operand overwritten before that wait gives wrong results, as it may on the device.
+# What it cannot: timing, races between warps that the fiber order happens to serialise, device math ulps.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/../../.." && pwd)
 cd "$root"
