@@ -30,14 +30,14 @@
 namespace attn {
 
 // WgTile<WG, STREAM, STAGES, MIN_BLOCKS>: a block of WG warpgroups owns 64 WG rows and streams the other side in
-// tiles of STREAM rows (a multiple of 64: the products' N), STAGES of them in flight, and asks for MIN_BLOCKS
+// tiles of STREAM = 64 rows (one product's N), STAGES of them in flight, and asks for MIN_BLOCKS
 // blocks per SM (__launch_bounds__). Named "wgOWNxSTREAMsSTAGESbMIN_BLOCKS".
 template <int WG, int STREAM, int STAGES, int MIN_BLOCKS>
 struct WgTile {
     static constexpr bool kWgmma = true;
     static constexpr int kWG = WG, kOwn = 64 * WG, kStream = STREAM, kWarps = 4 * WG, kThreads = 128 * WG;
     static constexpr int kStages = STAGES, kMinBlocks = MIN_BLOCKS;
-    static_assert(STREAM % 64 == 0, "streamed tiles of whole 64-column products");
+    static_assert(STREAM == 64, "streamed tiles of one 64-column product (every kernel's step assumes it)");
     static_assert(STAGES >= 2, "at least double buffering");
     static void name(char *buf, size_t n) { snprintf(buf, n, "wg%dx%ds%db%d", 64 * WG, STREAM, STAGES, MIN_BLOCKS); }
 };
@@ -60,6 +60,16 @@ __device__ __forceinline__ void load_tile_swz(floatX *tile, const floatX *base, 
         const bool ok = r0 + rt + i * (NT / 8) < n_rows;
         cp_async<16>(dst + i * (NT / 8) * 64, ok ? src + i * src_step : base, ok); // base: a valid address
     }
+}
+
+// Key tile t (compact keys [64 t, 64 t + 64) below kend, at the policy's rows) of K and V into stage st of the
+// rings sK, sV: the forward's and the dq kernel's streamed side.
+template <int NT, class Keys>
+__device__ __forceinline__ void load_kv_swz(floatX *sK, floatX *sV, int st, const floatX *kb, const floatX *vb,
+                                            size_t kv_stride, int t, int kend, const Keys &keys) {
+    auto krow = [&](int j) { return keys.key_row(j); };
+    load_tile_swz<64, NT>(sK + st * 64 * 64, kb, kv_stride, t * 64, kend, krow, keys.key_row_step());
+    load_tile_swz<64, NT>(sV + st * 64 * 64, vb, kv_stride, t * 64, kend, krow, keys.key_row_step());
 }
 
 // Elements (row, col), (row, col + 1) of a swizzled tile (col even), as one register of two bf16.
@@ -95,7 +105,7 @@ __device__ __forceinline__ void zero_acc(float (&d)[8][4]) {
 
 // Row bookkeeping: warpgroup wgi = threadIdx.x / 128 owns the block's rows [row0 + 64 wgi, + 64); its warp
 // wq = (threadIdx.x / 32) % 4 computes rows + 16 wq + (0..15), and a thread holds rows g and g + 8 of those
-// (r = 0, 1), i.e. row gr0 + 16 wq + g + 8 r with gr0 the warpgroup's first row.
+// (r = 0, 1), i.e. row w0 + g + 8 r with w0 = row0 + 64 wgi + 16 wq.
 
 // Forward. Grid (query tiles, n_h, B). Dynamic smem (1024-byte aligned inside): Q [BM][64], then kStages stages
 // of K [BN][64] and V [BN][64], all swizzled.
@@ -120,12 +130,7 @@ __global__ void __launch_bounds__(Cfg::kThreads, Cfg::kMinBlocks)
     const size_t q_stride = blk.q_stride, kv_stride = blk.kv_stride;
     const floatX *qb = q + blk.q_off, *kb = blk.kb, *vb = blk.vb;
     const floatX *gQ = sQ + 64 * wgi * 64;
-    auto krow = [&](int j) { return keys.key_row(j); };
-    auto load_kv = [&](int t) {
-        const int st = (t - t_begin) % S;
-        load_tile_swz<BN, NT>(sK + st * BN * 64, kb, kv_stride, t * BN, kend, krow, keys.key_row_step());
-        load_tile_swz<BN, NT>(sV + st * BN * 64, vb, kv_stride, t * BN, kend, krow, keys.key_row_step());
-    };
+    auto load_kv = [&](int t) { load_kv_swz<NT>(sK, sV, (t - t_begin) % S, kb, vb, kv_stride, t, kend, keys); };
 
     // Pipeline (FA3's intra-warpgroup overlap): in step t the tensor core computes S of key tile t, then P V of
     // tile t - 1, while the warpgroup rescales o between the two and then runs the softmax of tile t as soon as S
@@ -279,12 +284,7 @@ __global__ void __launch_bounds__(Cfg::kThreads, Cfg::kMinBlocks)
     const size_t q_stride = blk.q_stride, kv_stride = blk.kv_stride;
     const floatX *qb = q + blk.q_off, *dob = dout + blk.q_off, *kb = blk.kb, *vb = blk.vb;
     const floatX *gQ = sQ + 64 * wgi * 64, *gdO = sdO + 64 * wgi * 64;
-    auto krow = [&](int j) { return keys.key_row(j); };
-    auto load_kv = [&](int t) {
-        const int st = (t - t_begin) % S;
-        load_tile_swz<BN, NT>(sK + st * BN * 64, kb, kv_stride, t * BN, kend, krow, keys.key_row_step());
-        load_tile_swz<BN, NT>(sV + st * BN * 64, vb, kv_stride, t * BN, kend, krow, keys.key_row_step());
-    };
+    auto load_kv = [&](int t) { load_kv_swz<NT>(sK, sV, (t - t_begin) % S, kb, vb, kv_stride, t, kend, keys); };
 
     // Pipeline (as FA3's backward, without its atomics): step t issues S = Q K^T and dP = dO V^T as two groups,
     // computes P as soon as S is done (dP still in flight), dS once dP is, and issues dQ += dS K, which runs on
@@ -576,16 +576,6 @@ __global__ void __launch_bounds__(Cfg::kThreads, Cfg::kMinBlocks)
             *reinterpret_cast<uint32_t *>(dv + off + col) = pack_bf16(dva[nt][2 * r], dva[nt][2 * r + 1]);
         }
     }
-}
-
-// Whether this build has the warpgroup kernels for this device (compiled for sm_90a and running on an sm_90
-// GPU): a one-thread kernel reports what its compilation saw; asked once.
-static __global__ void attn_wg_probe_kernel(int *built) {
-#ifdef SCOUT_WGMMA_DEVICE
-    *built = 1;
-#else
-    *built = 0;
-#endif
 }
 
 } // namespace attn

@@ -19,6 +19,15 @@ static const char *const kDefaultTiles = "fwd=128x64w4,dq=128x64w4,dkdv=128x64w4
 // 2K than wg64x64s4b3).
 static const char *const kDefaultTilesSm90 = "fwd=wg128x64s4b2,dq=wg64x64s3b3,dkdv=wg64x64s3b2";
 
+// What the compilation of the running device's code saw: 1 where the warpgroup kernels exist (sm_90a).
+static __global__ void attn_wg_probe_kernel(int *built) {
+#ifdef SCOUT_WGMMA_DEVICE
+    *built = 1;
+#else
+    *built = 0;
+#endif
+}
+
 // Whether this build runs the warpgroup kernels on the current device: attn_wg_probe_kernel reports what its
 // compilation saw (a build without sm_90a code, or a device that is not sm_90, runs the mma.sync ones). Asked once.
 static bool wgmma_available() {

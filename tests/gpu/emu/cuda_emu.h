@@ -168,6 +168,20 @@ static inline float atomicAdd(float *p, float v) { float o = *p; *p = o + v; ret
 static inline float emu_bf16_lo_(uint32_t u) { return __uint_as_float(u << 16); }
 static inline float emu_bf16_hi_(uint32_t u) { return __uint_as_float(u & 0xffff0000u); }
 
+// The 16x16 A operand of a warp from every lane's a0..a3 (s[0..3] of its deposit), in mma.m16n8k16's layout (also
+// wgmma's register A, per warp): lane l, g = l/4, t = l%4 holds a0 = A[g][2t..2t+1], a1 = A[g+8][2t..],
+// a2 = A[g][2t+8..], a3 = A[g+8][2t+8..], the lower column in the low half.
+static inline void emu_a_frags_(float A[16][16]) {
+    for (int l = 0; l < 32; l++) {
+        const uint64_t *s = emu_warp_slot(l);
+        const int g = l >> 2, t = l & 3;
+        for (int q = 0; q < 4; q++) {
+            const int r = g + 8 * (q & 1), c = 2 * t + 8 * (q >> 1);
+            A[r][c] = emu_bf16_lo_((uint32_t)s[q]), A[r][c + 1] = emu_bf16_hi_((uint32_t)s[q]);
+        }
+    }
+}
+
 // mma.sync.aligned.m16n8k16.row.col.f32.bf16.bf16.f32: d = A (16x16) B (16x8) + c. Lane l, g = l/4, t = l%4:
 // a0 = A[g][2t..2t+1], a1 = A[g+8][2t..], a2 = A[g][2t+8..], a3 = A[g+8][2t+8..] (lower column in the low half);
 // b0 = B[2t..2t+1][g], b1 = B[2t+8..2t+9][g]; c/d 0,1 = C[g][2t..2t+1], c/d 2,3 = C[g+8][2t..2t+1].
@@ -175,15 +189,11 @@ static inline void emu_mma_m16n8k16_bf16(float d[4], const uint32_t a[4], const 
     uint64_t w[6] = {a[0], a[1], a[2], a[3], b[0], b[1]};
     emu_warp_deposit(w, 6);
     float A[16][16], B[16][8];
+    emu_a_frags_(A);
     for (int l = 0; l < 32; l++) {
         const uint64_t *s = emu_warp_slot(l);
         int g = l >> 2, t = l & 3;
-        uint32_t a0 = (uint32_t)s[0], a1 = (uint32_t)s[1], a2 = (uint32_t)s[2], a3 = (uint32_t)s[3];
         uint32_t b0 = (uint32_t)s[4], b1 = (uint32_t)s[5];
-        A[g][2 * t] = emu_bf16_lo_(a0), A[g][2 * t + 1] = emu_bf16_hi_(a0);
-        A[g + 8][2 * t] = emu_bf16_lo_(a1), A[g + 8][2 * t + 1] = emu_bf16_hi_(a1);
-        A[g][2 * t + 8] = emu_bf16_lo_(a2), A[g][2 * t + 9] = emu_bf16_hi_(a2);
-        A[g + 8][2 * t + 8] = emu_bf16_lo_(a3), A[g + 8][2 * t + 9] = emu_bf16_hi_(a3);
         B[2 * t][g] = emu_bf16_lo_(b0), B[2 * t + 1][g] = emu_bf16_hi_(b0);
         B[2 * t + 8][g] = emu_bf16_lo_(b1), B[2 * t + 9][g] = emu_bf16_hi_(b1);
     }
@@ -225,8 +235,8 @@ static inline void emu_ldmatrix(uint32_t *r, int n_mat, const void *row_addr, bo
 // reading A (registers or shared memory) and B then, and writing the accumulators then. So a kernel that reads
 // an accumulator before the wait that covers its product, or overwrites an operand (registers, or a shared-memory
 // tile refilled by the next copy) before it, computes wrong values here, as it may on the device; products left
-// without a wait at the end of a thread are reported. shared-memory tiles of 128-byte rows with the 128-byte swizzle, which XORs address bits 4-6 with
-// bits 7-9 (the tiles are 1024-byte aligned, so that is chunk ^ row % 8). A from the registers of the calling
+// without a wait at the end of a thread are reported. Operands: shared-memory tiles of 128-byte rows with the
+// 128-byte swizzle, which XORs address bits 4-6 with bits 7-9 (the tiles are 1024-byte aligned, so that is chunk ^ row % 8). A from the registers of the calling
 // warp (a_regs) or from a K-major tile (a_smem); B a K-major or MN-major tile. Warp w of the warpgroup computes
 // rows 16 w .. 16 w + 15, which need only its own A fragments: a warp collective is enough here.
 static inline const uint16_t *emu_swizzled_(const void *logical) {
@@ -240,14 +250,7 @@ static inline void emu_wgmma_exec_(float *d, const uint32_t *a_regs, const void 
     if (a_regs) {
         uint64_t w[4] = {a_regs[0], a_regs[1], a_regs[2], a_regs[3]};
         emu_warp_deposit(w, 4);
-        for (int l = 0; l < 32; l++) {
-            const uint64_t *s = emu_warp_slot(l);
-            int g = l >> 2, t = l & 3;
-            A[g][2 * t] = emu_bf16_lo_((uint32_t)s[0]), A[g][2 * t + 1] = emu_bf16_hi_((uint32_t)s[0]);
-            A[g + 8][2 * t] = emu_bf16_lo_((uint32_t)s[1]), A[g + 8][2 * t + 1] = emu_bf16_hi_((uint32_t)s[1]);
-            A[g][2 * t + 8] = emu_bf16_lo_((uint32_t)s[2]), A[g][2 * t + 9] = emu_bf16_hi_((uint32_t)s[2]);
-            A[g + 8][2 * t + 8] = emu_bf16_lo_((uint32_t)s[3]), A[g + 8][2 * t + 9] = emu_bf16_hi_((uint32_t)s[3]);
-        }
+        emu_a_frags_(A);
         emu_warp_release();
     } else {
         if ((uintptr_t)a_smem % 16) emu_fatal("wgmma: A tile at %p not 16-byte aligned", a_smem);
