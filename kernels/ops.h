@@ -17,7 +17,10 @@
 //   <op>_workspace_size_<backend>(shapes) giving the bytes it needs (0 when that backend needs none; ws may
 //   then be NULL). Ops never allocate and keep no state between calls.
 // - Attention tensors are laid out as the projections produce them: q [B, T, n_h, d], k/v [B, T, n_kv, d]
-//   (i.e. [B*T, n_h*d] row-major); GQA query head h reads KV head h / (n_h / n_kv).
+//   (i.e. [B*T, n_h*d] row-major), each read with a row stride (q_stride, kv_stride) so that they can be
+//   the column blocks of one stacked q/k/v product's output [B*T, QD + 2 KD] (stride QD + 2 KD for all
+//   three) or three contiguous buffers (n_h*d, n_kv*d); dq / dk / dv take their inputs' layouts, out / dout
+//   are contiguous [B*T, n_h*d]. GQA query head h reads KV head h / (n_h / n_kv).
 #ifndef SCOUT_OPS_H
 #define SCOUT_OPS_H
 
@@ -69,6 +72,14 @@ void linear_forward_cpu(float *out,        // [N, C_out]
                         const float *W,    // [C_out, C_in]
                         const float *bias, // [C_out], NULL for none
                         int N, int C_in, int C_out);
+// out = residual + x · W^T: a branch's last product joined to the residual stream in one pass (the GPU adds
+// the residual in the product's epilogue, before the one rounding to bf16). out must not alias x or residual.
+// Its backward is linear_backward's (d residual = d out is the caller's business).
+void linear_residual_forward_cpu(float *out,            // [N, C_out]
+                                 const float *x,        // [N, C_in]
+                                 const float *W,        // [C_out, C_in]
+                                 const float *residual, // [N, C_out]
+                                 int N, int C_in, int C_out);
 // dx = dout · W (dx += with SCOUT_DX_ADD); dW += dout^T · x; db += column sums of dout.
 void linear_backward_cpu(float *dx,         // [N, C_in], = (+= with SCOUT_DX_ADD)
                          float *dW,         // [C_out, C_in] fp32, +=
@@ -83,12 +94,14 @@ size_t linear_backward_workspace_size_cpu(int N, int C_in, int C_out);
 // RoPE (spec §6.5), rotate-half (NeoX) convention, in place: for j < d/2, with a = (pos0 + t) * inv_freq[j],
 // inv_freq[j] = theta^(-2j/d) (both in fp32, as Hugging Face computes them):
 //   x'[j] = x[j] cos a - x[j + d/2] sin a,   x'[j + d/2] = x[j + d/2] cos a + x[j] sin a.
-// Used on q (n_heads = n_h) and k (n_heads = n_kv). d must be even. pos0 = 0 in training (positions 0..T-1).
+// Used on q and k: the heads are the first n_heads * d columns of each row of x [B, T, x_stride], so one call
+// rotates q and k together when they are adjacent column blocks of the stacked q/k/v output (n_heads =
+// n_h + n_kv, x_stride = QD + 2 KD). d must be even. pos0 = 0 in training (positions 0..T-1).
 
-void rope_forward_cpu(float *x, // [B, T, n_heads, d], in place
+void rope_forward_cpu(float *x, int x_stride, // [B, T, x_stride], first n_heads * d columns, in place
                       int B, int T, int n_heads, int d, int pos0, float theta);
 // The transpose of a rotation is the rotation by the negative angle: dx = R(-a) dout.
-void rope_backward_cpu(float *dx, // [B, T, n_heads, d]: dout on entry, dx on return
+void rope_backward_cpu(float *dx, int x_stride, // [B, T, x_stride]: dout on entry, dx on return
                        int B, int T, int n_heads, int d, int pos0, float theta);
 
 // ---------------------------------------------------------------------------------------------------------
@@ -102,6 +115,8 @@ void swa_attention_forward_cpu(float *out,     // [B, T, n_h, d]
                                const float *q, // [B, T, n_h, d], RoPE applied
                                const float *k, // [B, T, n_kv, d], RoPE applied
                                const float *v, // [B, T, n_kv, d]
+                               int q_stride,   // q row stride (n_h*d contiguous)
+                               int kv_stride,  // k / v row stride (n_kv*d contiguous)
                                int B, int T, int n_h, int n_kv, int d, int window);
 void swa_attention_backward_cpu(float *dq,         // [B, T, n_h, d], =
                                 float *dk,         // [B, T, n_kv, d], =
@@ -112,8 +127,13 @@ void swa_attention_backward_cpu(float *dq,         // [B, T, n_h, d], =
                                 const float *v,    // [B, T, n_kv, d]
                                 const float *out,  // [B, T, n_h, d], from the forward
                                 const float *lse,  // [B, n_h, T] fp32, from the forward
-                                void *ws, int B, int T, int n_h, int n_kv, int d, int window);
+                                void *ws, int q_stride, int kv_stride, // of q / dq, of k / v / dk / dv
+                                int B, int T, int n_h, int n_kv, int d, int window,
+                                float rope_theta); // > 0: dq, dk taken back through RoPE (see below)
 size_t swa_attention_backward_workspace_size_cpu(int B, int T, int n_h, int n_kv, int d);
+// rope_theta in both attentions' backward: 0, or the theta of the RoPE that q and k carry (rope_forward at
+// positions 0..T-1, pos0 = 0); then dq and dk are returned as the gradients of q and k BEFORE RoPE, i.e. with
+// rope_backward applied, so the caller needs no pass of its own (the GPU does it in its kernels' stores).
 
 // ---------------------------------------------------------------------------------------------------------
 // Checkpoint attention (D2, spec §6.7): query i attends to {i} ∪ {c = m*seg - 1 : m >= 1, c < i}, one
@@ -126,6 +146,7 @@ void checkpoint_attention_forward_cpu(float *out,     // [B, T, n_h, d]
                                       const float *q, // [B, T, n_h, d], RoPE applied
                                       const float *k, // [B, T, n_kv, d], RoPE applied
                                       const float *v, // [B, T, n_kv, d]
+                                      int q_stride, int kv_stride, // as swa_attention_forward_cpu
                                       int B, int T, int n_h, int n_kv, int d, int seg);
 void checkpoint_attention_backward_cpu(float *dq,         // [B, T, n_h, d], =
                                        float *dk,         // [B, T, n_kv, d], =
@@ -136,7 +157,9 @@ void checkpoint_attention_backward_cpu(float *dq,         // [B, T, n_h, d], =
                                        const float *v,    // [B, T, n_kv, d]
                                        const float *out,  // [B, T, n_h, d], from the forward
                                        const float *lse,  // [B, n_h, T] fp32, from the forward
-                                       void *ws, int B, int T, int n_h, int n_kv, int d, int seg);
+                                       void *ws, int q_stride, int kv_stride, // of q / dq, of k / v / dk / dv
+                                       int B, int T, int n_h, int n_kv, int d, int seg,
+                                       float rope_theta); // as swa_attention_backward_cpu
 size_t checkpoint_attention_backward_workspace_size_cpu(int B, int T, int n_h, int n_kv, int d, int seg);
 
 // ---------------------------------------------------------------------------------------------------------
@@ -341,25 +364,30 @@ typedef struct scout_backend {
 
     void (*linear_forward)(void *out, const void *x, const void *W, const void *bias, int N, int C_in,
                            int C_out);
+    void (*linear_residual_forward)(void *out, const void *x, const void *W, const void *residual, int N,
+                                    int C_in, int C_out);
     void (*linear_backward)(void *dx, float *dW, float *db, const void *dout, const void *x, const void *W,
                             void *ws, int N, int C_in, int C_out, int dx_mode);
     size_t (*linear_backward_workspace_size)(int N, int C_in, int C_out);
 
-    void (*rope_forward)(void *x, int B, int T, int n_heads, int d, int pos0, float theta);
-    void (*rope_backward)(void *dx, int B, int T, int n_heads, int d, int pos0, float theta);
+    void (*rope_forward)(void *x, int x_stride, int B, int T, int n_heads, int d, int pos0, float theta);
+    void (*rope_backward)(void *dx, int x_stride, int B, int T, int n_heads, int d, int pos0, float theta);
 
-    void (*swa_attention_forward)(void *out, float *lse, const void *q, const void *k, const void *v, int B,
-                                  int T, int n_h, int n_kv, int d, int window);
+    void (*swa_attention_forward)(void *out, float *lse, const void *q, const void *k, const void *v,
+                                  int q_stride, int kv_stride, int B, int T, int n_h, int n_kv, int d, int window);
     void (*swa_attention_backward)(void *dq, void *dk, void *dv, const void *dout, const void *q,
                                    const void *k, const void *v, const void *out, const float *lse, void *ws,
-                                   int B, int T, int n_h, int n_kv, int d, int window);
+                                   int q_stride, int kv_stride, int B, int T, int n_h, int n_kv, int d,
+                                   int window, float rope_theta);
     size_t (*swa_attention_backward_workspace_size)(int B, int T, int n_h, int n_kv, int d);
 
     void (*checkpoint_attention_forward)(void *out, float *lse, const void *q, const void *k, const void *v,
-                                         int B, int T, int n_h, int n_kv, int d, int seg);
+                                         int q_stride, int kv_stride, int B, int T, int n_h, int n_kv, int d,
+                                         int seg);
     void (*checkpoint_attention_backward)(void *dq, void *dk, void *dv, const void *dout, const void *q,
                                           const void *k, const void *v, const void *out, const float *lse,
-                                          void *ws, int B, int T, int n_h, int n_kv, int d, int seg);
+                                          void *ws, int q_stride, int kv_stride, int B, int T, int n_h, int n_kv,
+                                          int d, int seg, float rope_theta);
     size_t (*checkpoint_attention_backward_workspace_size)(int B, int T, int n_h, int n_kv, int d, int seg);
 
     void (*causal_conv1d_forward)(void *out, const void *x, int x_stride, const void *w, const void *bias,

@@ -156,14 +156,20 @@ static void *stream_after(const model *m, int l, int b) {
     return m->acts.final_res;
 }
 
-static void branch_forward(model *m, int l, int b, const void *x, void *out, int B, int T) {
+// out = res + branch b of layer l applied to x = RMSNorm(res).
+static void branch_forward(model *m, int l, int b, const void *x, const void *res, void *out, int B, int T) {
     layer_acts *L = &m->acts.layer[l];
     switch (m->kinds[b]) {
-    case BRANCH_ATTENTION: attention_branch_forward(m, l, BRANCH_ATTENTION, PR_MIX_Q, &L->mix, x, out, B, T); break;
-    case BRANCH_CHECKPOINT: attention_branch_forward(m, l, BRANCH_CHECKPOINT, PR_CK_Q, &L->ckpt, x, out, B, T); break;
-    case BRANCH_MAMBA: mamba_branch_forward(m, l, &L->mamba, x, out, B, T); break;
+    case BRANCH_ATTENTION:
+        attention_branch_forward(m, l, BRANCH_ATTENTION, PR_MIX_Q, &L->mix, x, res, out, B, T);
+        break;
+    case BRANCH_CHECKPOINT:
+        attention_branch_forward(m, l, BRANCH_CHECKPOINT, PR_CK_Q, &L->ckpt, x, res, out, B, T);
+        break;
+    case BRANCH_MAMBA: mamba_branch_forward(m, l, &L->mamba, x, res, out, B, T); break;
     case BRANCH_MLP:
-        mlp_branch_forward(m, l, b == 1 ? PR_MLP1_GATE : PR_MLP2_GATE, b == 1 ? &L->mlp1 : &L->mlp2, x, out, B * T);
+        mlp_branch_forward(m, l, b == 1 ? PR_MLP1_GATE : PR_MLP2_GATE, b == 1 ? &L->mlp1 : &L->mlp2, x, res, out,
+                           B * T);
         break;
     }
 }
@@ -196,8 +202,7 @@ static void layer_forward(model *m, int l, int B, int T) {
     layer_acts *L = &m->acts.layer[l];
     for (int b = 0; b < m->n_branches; b++) {
         be->rmsnorm_forward(L->norm[b], L->rstd[b], L->res[b], model_w(m, l, branch_norm_role[b]), N, H, eps);
-        branch_forward(m, l, b, L->norm[b], m->acts.branch, B, T);
-        be->add(stream_after(m, l, b), L->res[b], m->acts.branch, (size_t)N * H);
+        branch_forward(m, l, b, L->norm[b], L->res[b], stream_after(m, l, b), B, T);
     }
 }
 

@@ -52,16 +52,16 @@ enum branch_kind {
 // R = dt rank, S = state size.
 
 typedef struct attn_acts {
-    void *q;    // [N, QD] q projection, RoPE applied: the attention's input
-    void *k;    // [N, KD] k projection, RoPE applied
-    void *v;    // [N, KD]
+    void *q;    // [N, QD + 2 KD] the stacked q/k/v projection, RoPE applied to q, k: q = columns [0, QD)
+    void *k;    // q + QD: k's columns [QD, QD + KD) of the same rows (row stride QD + 2 KD), RoPE applied
+    void *v;    // q + QD + KD: v's columns
     void *out;  // [N, QD] attention output, input of o_proj
     float *lse; // [B, n_h, T] fp32 log-sum-exp of each query row
 } attn_acts;
 
 typedef struct mlp_acts {
-    void *gate; // [N, I] gate_proj output
-    void *up;   // [N, I] up_proj output
+    void *gate; // [N, 2I] the stacked gate_proj / up_proj output: gate = columns [0, I)
+    void *up;   // gate + I: up_proj's columns [I, 2I) of the same rows (row stride 2I)
     void *h;    // [N, I] silu(gate) * up, input of down_proj
 } mlp_acts;
 
@@ -91,7 +91,6 @@ typedef struct model_acts {
     void *final_res;    // [N, H] the last layer's output
     void *final_norm;   // [N, H] final RMSNorm output, input of the head
     float *final_rstd;  // [N] fp32
-    void *branch;       // [N, H] scratch: a branch's output before it joins the residual stream
     void *logits;       // [head_rows, V] one chunk of logits; dlogits in place in training
     float *losses;      // [N] fp32 per-position cross-entropy
     int32_t *inputs;    // [N] token ids (backend copy)
@@ -102,12 +101,12 @@ typedef struct model_acts {
 typedef struct model_grad_acts {
     void *dres;   // [N, H] d loss / d residual stream at the current point of the backward
     void *dnorm;  // [N, H] d loss / d a branch's input (its norm output)
-    void *dq;     // [N, QD]
-    void *dk;     // [N, KD]
-    void *dv;     // [N, KD]
+    void *dq;     // [N, QD + 2 KD] rows [dq | dk | dv], as attn_acts.q
+    void *dk;     // dq + QD (row stride QD + 2 KD)
+    void *dv;     // dq + QD + KD
     void *datt;   // [N, QD] d attention output
-    void *dgate;  // [N, I]
-    void *dup;    // [N, I]
+    void *dgate;  // [N, 2I] rows [dgate | dup], as mlp_acts.gate
+    void *dup;    // dgate + I (row stride 2I)
     void *dh;     // [N, I]
     void *dxz;    // [N, 2E]
     void *dconv;  // [N, E]

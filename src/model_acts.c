@@ -23,18 +23,18 @@ static void take_attention(carver *c, attn_acts *a, const model *m, size_t as) {
     const model_config *cfg = &m->cfg;
     const size_t N = (size_t)m->max_rows, QD = (size_t)cfg->n_heads * cfg->head_dim;
     const size_t KD = (size_t)cfg->n_kv_heads * cfg->head_dim;
-    a->q = take(c, N * QD, as);                            // [N, QD]
-    a->k = take(c, N * KD, as);                            // [N, KD]
-    a->v = take(c, N * KD, as);                            // [N, KD]
+    a->q = take(c, N * (QD + 2 * KD), as);                 // [N, QD + 2 KD]: rows [q | k | v], one product's output
+    a->k = a->q ? (char *)a->q + QD * as : NULL;           // column blocks of the same rows (stride QD + 2 KD)
+    a->v = a->q ? (char *)a->q + (QD + KD) * as : NULL;
     a->out = take(c, N * QD, as);                          // [N, QD]
     a->lse = take(c, N * (size_t)cfg->n_heads, sizeof(float)); // [B, n_h, T] with B*T = N
 }
 
 static void take_mlp(carver *c, mlp_acts *a, const model *m, size_t as) {
     const size_t N = (size_t)m->max_rows, I = (size_t)m->cfg.intermediate_size;
-    a->gate = take(c, N * I, as); // [N, I]
-    a->up = take(c, N * I, as);   // [N, I]
-    a->h = take(c, N * I, as);    // [N, I]
+    a->gate = take(c, N * 2 * I, as);                      // [N, 2I]: rows [gate | up], one product's output
+    a->up = a->gate ? (char *)a->gate + I * as : NULL;    // its right half, row stride 2I
+    a->h = take(c, N * I, as);                             // [N, I]
 }
 
 static void take_mamba(carver *c, mamba_acts *a, const model *m, size_t as) {
@@ -76,7 +76,6 @@ size_t model_carve_acts(model *m, char *base) {
     a->final_res = take(&c, N * H, as);                                    // [N, H]
     a->final_norm = take(&c, N * H, as);                                   // [N, H]
     a->final_rstd = take(&c, N, sizeof(float));                            // [N]
-    a->branch = take(&c, N * H, as);                                       // [N, H]
     a->logits = take(&c, (size_t)m->head_rows * m->cfg.vocab_size, as);    // [head_rows, V]
     a->losses = take(&c, N, sizeof(float));                                // [N]
     a->inputs = take(&c, N, sizeof(int32_t));                              // [N]
@@ -100,16 +99,16 @@ size_t model_carve_grad_acts(model *m, char *base) {
     g->dnorm = take(&c, N * H, as); // [N, H]
     if (has_attn) {
         const size_t QD = (size_t)cfg->n_heads * cfg->head_dim, KD = (size_t)cfg->n_kv_heads * cfg->head_dim;
-        g->dq = take(&c, N * QD, as);   // [N, QD]
-        g->dk = take(&c, N * KD, as);   // [N, KD]
-        g->dv = take(&c, N * KD, as);   // [N, KD]
+        g->dq = take(&c, N * (QD + 2 * KD), as);               // [N, QD + 2 KD]: rows [dq | dk | dv], as attn_acts.q
+        g->dk = g->dq ? (char *)g->dq + QD * as : NULL;
+        g->dv = g->dq ? (char *)g->dq + (QD + KD) * as : NULL;
         g->datt = take(&c, N * QD, as); // [N, QD]
     }
     if (has_mlp) {
         const size_t I = (size_t)cfg->intermediate_size;
-        g->dgate = take(&c, N * I, as); // [N, I]
-        g->dup = take(&c, N * I, as);   // [N, I]
-        g->dh = take(&c, N * I, as);    // [N, I]
+        g->dgate = take(&c, N * 2 * I, as);                   // [N, 2I]: rows [dgate | dup], as mlp_acts.gate
+        g->dup = g->dgate ? (char *)g->dgate + I * as : NULL; // its right half, row stride 2I
+        g->dh = take(&c, N * I, as);                          // [N, I]
     }
     if (has_mamba) {
         const size_t E = (size_t)cfg->mamba_inner, R = (size_t)cfg->dt_rank;
@@ -142,8 +141,7 @@ size_t model_workspace_bytes(const model *m) {
         switch (m->kinds[b]) {
         case BRANCH_ATTENTION:
         case BRANCH_CHECKPOINT:
-            ws = max_sz(ws, be->linear_backward_workspace_size(N, H, QD));
-            ws = max_sz(ws, be->linear_backward_workspace_size(N, H, KD));
+            ws = max_sz(ws, be->linear_backward_workspace_size(N, H, QD + 2 * KD));
             ws = max_sz(ws, be->linear_backward_workspace_size(N, QD, H));
             ws = max_sz(ws, m->kinds[b] == BRANCH_CHECKPOINT
                                 ? be->checkpoint_attention_backward_workspace_size(B, T, c->n_heads, c->n_kv_heads, c->head_dim,
@@ -151,7 +149,7 @@ size_t model_workspace_bytes(const model *m) {
                                 : be->swa_attention_backward_workspace_size(B, T, c->n_heads, c->n_kv_heads, c->head_dim));
             break;
         case BRANCH_MLP:
-            ws = max_sz(ws, be->linear_backward_workspace_size(N, H, I));
+            ws = max_sz(ws, be->linear_backward_workspace_size(N, H, 2 * I));
             ws = max_sz(ws, be->linear_backward_workspace_size(N, I, H));
             break;
         case BRANCH_MAMBA:

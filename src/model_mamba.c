@@ -38,7 +38,8 @@ static mamba_params mamba_params_of(const model *m, int layer) {
     return p;
 }
 
-void mamba_branch_forward(model *m, int layer, mamba_acts *a, const void *x, void *out, int B, int T) {
+void mamba_branch_forward(model *m, int layer, mamba_acts *a, const void *x, const void *res, void *out, int B,
+                          int T) {
     const scout_backend *be = m->be;
     const model_config *c = &m->cfg;
     const int N = B * T, H = c->hidden_size, E = c->mamba_inner, S = c->state_size, R = c->dt_rank;
@@ -55,7 +56,7 @@ void mamba_branch_forward(model *m, int layer, mamba_acts *a, const void *x, voi
     const char *xdbl = a->xdbl, *xz = a->xz;
     be->selective_scan_forward(a->y, NULL, a->u, a->dt_raw, p.dt_bias, p.A_log, xdbl + (size_t)R * as,
                                xdbl + (size_t)(R + S) * as, XD, p.D, xz + (size_t)E * as, 2 * E, B, T, E, S);
-    be->linear_forward(out, a->y, p.w_out, NULL, N, E, H);
+    be->linear_residual_forward(out, a->y, p.w_out, res, N, E, H);
 }
 
 void mamba_branch_backward(model *m, int layer, const mamba_acts *a, const void *x, const void *dout, void *dx,

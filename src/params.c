@@ -19,6 +19,7 @@ typedef struct builder {
     int cap;
     char prefix[48]; // "model.layers.3." etc.
     int layer;
+    int pack;        // the next add() follows the previous tensor directly (stacked groups); reset by add()
 } builder;
 
 static void add(builder *b, int role, const char *suffix, int ndim, int64_t d0, int64_t d1, int64_t d2, int init,
@@ -35,7 +36,9 @@ static void add(builder *b, int role, const char *suffix, int ndim, int64_t d0, 
     t->ndim = ndim;
     t->shape[0] = d0, t->shape[1] = d1, t->shape[2] = d2;
     t->numel = (size_t)d0 * (size_t)(ndim > 1 ? d1 : 1) * (size_t)(ndim > 2 ? d2 : 1);
-    t->offset = (pt->n_floats + PARAM_ALIGN - 1) / PARAM_ALIGN * PARAM_ALIGN;
+    t->offset = b->pack ? pt->n_floats : (pt->n_floats + PARAM_ALIGN - 1) / PARAM_ALIGN * PARAM_ALIGN;
+    t->packed = b->pack;
+    b->pack = 0;
     t->layer = b->layer;
     t->role = role;
     t->init = init;
@@ -54,20 +57,22 @@ static void set_prefix(builder *b, const char *fmt, int layer) {
     b->layer = layer;
 }
 
-// Four attention projections; q/k/v biases for qwen2.
+// Four attention projections, q/k/v stacked (packed); then qwen2's q/k/v biases, stacked too.
 static void add_attention(builder *b, const model_config *c, const char *mod, int first_role, int bias) {
     const double std = c->initializer_range;
     const int64_t H = c->hidden_size, QD = (int64_t)c->n_heads * c->head_dim, KD = (int64_t)c->n_kv_heads * c->head_dim;
     static const char *proj[] = {"q_proj", "k_proj", "v_proj", "o_proj"};
+    char s[64];
     for (int i = 0; i < 4; i++) {
-        char s[64];
         snprintf(s, sizeof s, "%s.%s.weight", mod, proj[i]);
         int64_t out = i == 0 ? QD : i == 3 ? H : KD, in = i == 3 ? QD : H;
+        b->pack = i == 1 || i == 2;
         add(b, first_role + i, s, 2, out, in, 0, INIT_NORMAL, std, 1);
-        if (bias && i < 3) {
-            snprintf(s, sizeof s, "%s.%s.bias", mod, proj[i]);
-            add(b, PR_MIX_Q_BIAS + i, s, 1, out, 0, 0, INIT_ZEROS, 0, 0);
-        }
+    }
+    for (int i = 0; bias && i < 3; i++) {
+        snprintf(s, sizeof s, "%s.%s.bias", mod, proj[i]);
+        b->pack = i > 0;
+        add(b, PR_MIX_Q_BIAS + i, s, 1, i == 0 ? QD : KD, 0, 0, INIT_ZEROS, 0, 0);
     }
 }
 
@@ -78,6 +83,7 @@ static void add_mlp(builder *b, const model_config *c, const char *mod, int firs
     snprintf(s, sizeof s, "%s.gate_proj.weight", mod);
     add(b, first_role, s, 2, I, H, 0, INIT_NORMAL, std, 1);
     snprintf(s, sizeof s, "%s.up_proj.weight", mod);
+    b->pack = 1; // gate and up stacked: one [2I, H] product
     add(b, first_role + 1, s, 2, I, H, 0, INIT_NORMAL, std, 1);
     snprintf(s, sizeof s, "%s.down_proj.weight", mod);
     add(b, first_role + 2, s, 2, H, I, 0, INIT_NORMAL, std, 1);

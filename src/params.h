@@ -18,7 +18,10 @@
 //
 // Layout: tensors in table order (execution order), each starting on a PARAM_ALIGN-float boundary
 // (64 bytes, for vector loads on every backend); padding floats are zero and stay zero under AdamW
-// (zero weight, zero gradient). Gradients and AdamW moments use the same layout.
+// (zero weight, zero gradient). Gradients and AdamW moments use the same layout. Exception, the stacked
+// groups: the k_proj and v_proj weights follow q_proj's directly (qwen2's k / v biases likewise follow
+// q_proj.bias, after o_proj), and up_proj follows gate_proj, so each group is one [sum of out, in] matrix
+// (one bias vector) that a single product reads (model_stacked); `packed` marks those later members.
 //
 // Init (D4, §8) is a pure function of (seed, tensor name, element index) through the counter-based
 // generator of rng.h, so it is reproducible across runs, thread counts and platforms, and one tensor's
@@ -79,6 +82,7 @@ typedef struct param_tensor {
     double init_a;             // std, bound or value of the init rule
     int matmul;                // a weight of a matrix product: counted in P_mm (§10.1)
     int is_1d;                 // 1-D tensor: excluded from weight decay by the optional no-decay-1d rule (D5)
+    int packed;                // follows the previous tensor with no padding (a stacked group's later member)
 } param_tensor;
 
 typedef struct param_table {

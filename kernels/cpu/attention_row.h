@@ -24,6 +24,7 @@
 #include <string.h>
 
 #include "cpu_math.h"
+#include "ops.h"
 
 #define ATT_TILE 64 // keys per tile: logits and probabilities live on the stack
 
@@ -135,17 +136,18 @@ ATT_INLINE void attention_run_backward(const float *qi, const float *dOi, float 
 }
 
 ATT_INLINE void attention_forward_body(float *out, float *lse, const float *q, const float *k, const float *v,
-                                       int B, int T, int n_h, int n_kv, int d, key_set_fn keys, int param) {
+                                       size_t q_stride, size_t kv_stride, int B, int T, int n_h, int n_kv, int d,
+                                       key_set_fn keys, int param) {
     const float scale = 1.0f / sqrtf((float)d);
     const int group = n_h / n_kv; // query heads per KV head
-    const size_t stride = (size_t)n_kv * d; // floats between consecutive positions of k / v
+    const size_t stride = kv_stride; // floats between consecutive positions of k / v
     float acc[d];
     for (int b = 0; b < B; b++)
         for (int h = 0; h < n_h; h++) {
             const int g = h / group;
-            const float *kb = k + ((size_t)b * T * n_kv + g) * d, *vb = v + ((size_t)b * T * n_kv + g) * d;
+            const float *kb = k + (size_t)b * T * stride + (size_t)g * d, *vb = v + (size_t)b * T * stride + (size_t)g * d;
             for (int i = 0; i < T; i++) {
-                const float *qi = q + (((size_t)b * T + i) * n_h + h) * d;
+                const float *qi = q + ((size_t)b * T + i) * q_stride + (size_t)h * d;
                 float *oi = out + (((size_t)b * T + i) * n_h + h) * d;
                 const key_set ks = keys(i, param);
                 softmax_state st = {-INFINITY, 0.0f};
@@ -162,9 +164,10 @@ ATT_INLINE void attention_forward_body(float *out, float *lse, const float *q, c
 }
 
 // The forward of both attentions: out [B, T, n_h, d], lse [B, n_h, T] (see ops.h).
-ATT_INLINE void attention_forward(float *out, float *lse, const float *q, const float *k, const float *v, int B,
-                                  int T, int n_h, int n_kv, int d, key_set_fn keys, int param) {
-#define FWD(D) attention_forward_body(out, lse, q, k, v, B, T, n_h, n_kv, D, keys, param)
+ATT_INLINE void attention_forward(float *out, float *lse, const float *q, const float *k, const float *v,
+                                  int q_stride, int kv_stride, int B, int T, int n_h, int n_kv, int d,
+                                  key_set_fn keys, int param) {
+#define FWD(D) attention_forward_body(out, lse, q, k, v, q_stride, kv_stride, B, T, n_h, n_kv, D, keys, param)
     ATT_DISPATCH_D(d, FWD);
 #undef FWD
 }
@@ -173,23 +176,28 @@ ATT_INLINE void attention_forward(float *out, float *lse, const float *q, const 
 // self_seed every position also gets its own query's self term.
 ATT_INLINE void attention_backward_body(float *dq, float *dk, float *dv, const float *dout, const float *q,
                                         const float *k, const float *v, const float *out, const float *lse,
-                                        int B, int T, int n_h, int n_kv, int d, key_set_fn keys, int param) {
+                                        size_t q_stride, size_t kv_stride, int B, int T, int n_h, int n_kv, int d,
+                                        key_set_fn keys, int param) {
     const float scale = 1.0f / sqrtf((float)d);
     const int group = n_h / n_kv;
-    const size_t stride = (size_t)n_kv * d;
+    const size_t stride = kv_stride;
     float qi[d], dOi[d], dqi[d];
-    memset(dk, 0, (size_t)B * T * n_kv * d * sizeof(float));
-    memset(dv, 0, (size_t)B * T * n_kv * d * sizeof(float));
+    // dk / dv are accumulated: zero their n_kv * d columns of every row (the rest of a strided row is not theirs)
+    for (size_t r = 0; r < (size_t)B * T; r++) {
+        memset(dk + r * stride, 0, (size_t)n_kv * d * sizeof(float));
+        memset(dv + r * stride, 0, (size_t)n_kv * d * sizeof(float));
+    }
     for (int b = 0; b < B; b++)
         for (int h = 0; h < n_h; h++) {
             const int g = h / group;
-            const size_t kvb = ((size_t)b * T * n_kv + g) * d;
+            const size_t kvb = (size_t)b * T * stride + (size_t)g * d;
             for (int i = 0; i < T; i++) {
-                size_t qo = (((size_t)b * T + i) * n_h + h) * d;
+                const size_t qo = ((size_t)b * T + i) * q_stride + (size_t)h * d; // q, dq
+                const size_t oo = (((size_t)b * T + i) * n_h + h) * d;             // out, dout: contiguous
                 float row_lse = lse[((size_t)b * n_h + h) * T + i];
-                float delta = dot_(dout + qo, out + qo, d); // sum_j p_j dp_j = dO . o
+                float delta = dot_(dout + oo, out + oo, d); // sum_j p_j dp_j = dO . o
                 memcpy(qi, q + qo, sizeof qi);
-                memcpy(dOi, dout + qo, sizeof dOi);
+                memcpy(dOi, dout + oo, sizeof dOi);
                 memset(dqi, 0, sizeof dqi);
                 const key_set ks = keys(i, param);
                 if (ks.self_seed)
@@ -204,11 +212,21 @@ ATT_INLINE void attention_backward_body(float *dq, float *dk, float *dv, const f
 
 // The backward of both attentions: dq [B, T, n_h, d], dk / dv [B, T, n_kv, d], all written (see ops.h).
 ATT_INLINE void attention_backward(float *dq, float *dk, float *dv, const float *dout, const float *q,
-                                   const float *k, const float *v, const float *out, const float *lse, int B,
-                                   int T, int n_h, int n_kv, int d, key_set_fn keys, int param) {
-#define BWD(D) attention_backward_body(dq, dk, dv, dout, q, k, v, out, lse, B, T, n_h, n_kv, D, keys, param)
+                                   const float *k, const float *v, const float *out, const float *lse,
+                                   int q_stride, int kv_stride, int B, int T, int n_h, int n_kv, int d,
+                                   key_set_fn keys, int param) {
+#define BWD(D)                                                                                                    \
+    attention_backward_body(dq, dk, dv, dout, q, k, v, out, lse, q_stride, kv_stride, B, T, n_h, n_kv, D, keys, param)
     ATT_DISPATCH_D(d, BWD);
 #undef BWD
+}
+
+// rope_theta > 0: dq, dk back through RoPE at positions 0..T-1 (ops.h: what the caller would do next).
+static inline void attention_rope_backward(float *dq, float *dk, int q_stride, int kv_stride, int B, int T, int n_h,
+                                           int n_kv, int d, float rope_theta) {
+    if (rope_theta <= 0.0f) return;
+    rope_backward_cpu(dq, q_stride, B, T, n_h, d, 0, rope_theta);
+    rope_backward_cpu(dk, kv_stride, B, T, n_kv, d, 0, rope_theta);
 }
 
 #endif

@@ -40,36 +40,40 @@ static void rmsnorm_bwd(void *dx, float *dw, const void *dout, const void *x, co
 static void linear_fwd(void *out, const void *x, const void *W, const void *bias, int N, int C_in, int C_out) {
     linear_forward_cpu(out, x, W, bias, N, C_in, C_out);
 }
+static void linear_res_fwd(void *out, const void *x, const void *W, const void *residual, int N, int C_in,
+                           int C_out) {
+    linear_residual_forward_cpu(out, x, W, residual, N, C_in, C_out);
+}
 static void linear_bwd(void *dx, float *dW, float *db, const void *dout, const void *x, const void *W, void *ws,
                        int N, int C_in, int C_out, int dx_mode) {
     linear_backward_cpu(dx, dW, db, dout, x, W, ws, N, C_in, C_out, dx_mode);
 }
 
-static void rope_fwd(void *x, int B, int T, int n_heads, int d, int pos0, float theta) {
-    rope_forward_cpu(x, B, T, n_heads, d, pos0, theta);
+static void rope_fwd(void *x, int x_stride, int B, int T, int n_heads, int d, int pos0, float theta) {
+    rope_forward_cpu(x, x_stride, B, T, n_heads, d, pos0, theta);
 }
-static void rope_bwd(void *dx, int B, int T, int n_heads, int d, int pos0, float theta) {
-    rope_backward_cpu(dx, B, T, n_heads, d, pos0, theta);
+static void rope_bwd(void *dx, int x_stride, int B, int T, int n_heads, int d, int pos0, float theta) {
+    rope_backward_cpu(dx, x_stride, B, T, n_heads, d, pos0, theta);
 }
 
-static void swa_fwd(void *out, float *lse, const void *q, const void *k, const void *v, int B, int T, int n_h,
-                    int n_kv, int d, int window) {
-    swa_attention_forward_cpu(out, lse, q, k, v, B, T, n_h, n_kv, d, window);
+static void swa_fwd(void *out, float *lse, const void *q, const void *k, const void *v, int q_stride,
+                    int kv_stride, int B, int T, int n_h, int n_kv, int d, int window) {
+    swa_attention_forward_cpu(out, lse, q, k, v, q_stride, kv_stride, B, T, n_h, n_kv, d, window);
 }
 static void swa_bwd(void *dq, void *dk, void *dv, const void *dout, const void *q, const void *k, const void *v,
-                    const void *out, const float *lse, void *ws, int B, int T, int n_h, int n_kv, int d,
-                    int window) {
-    swa_attention_backward_cpu(dq, dk, dv, dout, q, k, v, out, lse, ws, B, T, n_h, n_kv, d, window);
+                    const void *out, const float *lse, void *ws, int q_stride, int kv_stride,
+                    int B, int T, int n_h, int n_kv, int d, int window, float rope_theta) {
+    swa_attention_backward_cpu(dq, dk, dv, dout, q, k, v, out, lse, ws, q_stride, kv_stride, B, T, n_h, n_kv, d, window, rope_theta);
 }
 
-static void ckpt_fwd(void *out, float *lse, const void *q, const void *k, const void *v, int B, int T, int n_h,
-                     int n_kv, int d, int seg) {
-    checkpoint_attention_forward_cpu(out, lse, q, k, v, B, T, n_h, n_kv, d, seg);
+static void ckpt_fwd(void *out, float *lse, const void *q, const void *k, const void *v, int q_stride,
+                     int kv_stride, int B, int T, int n_h, int n_kv, int d, int seg) {
+    checkpoint_attention_forward_cpu(out, lse, q, k, v, q_stride, kv_stride, B, T, n_h, n_kv, d, seg);
 }
 static void ckpt_bwd(void *dq, void *dk, void *dv, const void *dout, const void *q, const void *k,
-                     const void *v, const void *out, const float *lse, void *ws, int B, int T, int n_h,
-                     int n_kv, int d, int seg) {
-    checkpoint_attention_backward_cpu(dq, dk, dv, dout, q, k, v, out, lse, ws, B, T, n_h, n_kv, d, seg);
+                     const void *v, const void *out, const float *lse, void *ws, int q_stride, int kv_stride,
+                    int B, int T, int n_h, int n_kv, int d, int seg, float rope_theta) {
+    checkpoint_attention_backward_cpu(dq, dk, dv, dout, q, k, v, out, lse, ws, q_stride, kv_stride, B, T, n_h, n_kv, d, seg, rope_theta);
 }
 
 static void conv_fwd(void *out, const void *x, int x_stride, const void *w, const void *bias, int B, int T,
@@ -162,6 +166,7 @@ static const scout_backend cpu_backend = {
     .rmsnorm_backward = rmsnorm_bwd,
     .rmsnorm_backward_workspace_size = rmsnorm_backward_workspace_size_cpu,
     .linear_forward = linear_fwd,
+    .linear_residual_forward = linear_res_fwd,
     .linear_backward = linear_bwd,
     .linear_backward_workspace_size = linear_backward_workspace_size_cpu,
     .rope_forward = rope_fwd,

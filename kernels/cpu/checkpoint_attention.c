@@ -12,15 +12,16 @@ ATT_INLINE key_set ckpt_keys(int i, int seg) { return (key_set){1, {seg - 1, seg
 
 SCOUT_SIMD_CLONES
 void checkpoint_attention_forward_cpu(float *out, float *lse, const float *q, const float *k, const float *v,
-                                      int B, int T, int n_h, int n_kv, int d, int seg) {
-    attention_forward(out, lse, q, k, v, B, T, n_h, n_kv, d, ckpt_keys, seg);
+                                      int q_stride, int kv_stride, int B, int T, int n_h, int n_kv, int d, int seg) {
+    attention_forward(out, lse, q, k, v, q_stride, kv_stride, B, T, n_h, n_kv, d, ckpt_keys, seg);
 }
 
 SCOUT_SIMD_CLONES
 void checkpoint_attention_backward_cpu(float *dq, float *dk, float *dv, const float *dout, const float *q,
                                        const float *k, const float *v, const float *out, const float *lse,
-                                       void *ws, int B, int T, int n_h, int n_kv, int d, int seg) {
-    attention_backward(dq, dk, dv, dout, q, k, v, out, lse, B, T, n_h, n_kv, d, ckpt_keys, seg);
+                                       void *ws, int q_stride, int kv_stride, int B, int T, int n_h, int n_kv, int d, int seg, float rope_theta) {
+    attention_backward(dq, dk, dv, dout, q, k, v, out, lse, q_stride, kv_stride, B, T, n_h, n_kv, d, ckpt_keys, seg);
+    attention_rope_backward(dq, dk, q_stride, kv_stride, B, T, n_h, n_kv, d, rope_theta);
 }
 
 // As for the SWA: fp32 in-place reduction on CPU; a GPU needs fp32 accumulators for its bf16 gradients.

@@ -15,6 +15,14 @@ void linear_forward_cpu(float *out, const float *x, const float *W, const float 
     }
 }
 
+void linear_residual_forward_cpu(float *out, const float *x, const float *W, const float *residual, int N, int C_in,
+                                 int C_out) {
+    linear_forward_cpu(out, x, W, NULL, N, C_in, C_out);
+    // residual + product, in that order: the same sums as the product followed by add_cpu(out, residual, out).
+    const size_t n = (size_t)N * C_out;
+    for (size_t i = 0; i < n; i++) out[i] = residual[i] + out[i];
+}
+
 void linear_backward_cpu(float *dx, float *dW, float *db, const float *dout, const float *x, const float *W,
                          void *ws, int N, int C_in, int C_out, int dx_mode) {
     (void)ws;

@@ -7,7 +7,7 @@
 // (a rotation's transpose is the rotation by the negative angle). The frequencies are computed once per call
 // and the cos / sin of one position once for all its heads; the rotation itself is a contiguous loop over j
 // that vectorises. Every value is computed as before, element by element, so the results are unchanged.
-static void rope_rotate(float *x, int B, int T, int n_heads, int d, int pos0, float theta, float sign) {
+static void rope_rotate(float *x, int x_stride, int B, int T, int n_heads, int d, int pos0, float theta, float sign) {
     const int half = d / 2;
     float inv_freq[half > 0 ? half : 1], c[half > 0 ? half : 1], s[half > 0 ? half : 1];
     // fp32 exactly as Hugging Face forms it: inv_freq = 1 / theta^(2j/d), angle = pos * inv_freq.
@@ -19,7 +19,7 @@ static void rope_rotate(float *x, int B, int T, int n_heads, int d, int pos0, fl
             s[j] = sign * sinf(angle);
         }
         for (int b = 0; b < B; b++) {
-            float *row = x + ((size_t)b * T + t) * n_heads * d;
+            float *row = x + ((size_t)b * T + t) * x_stride;
             for (int h = 0; h < n_heads; h++) {
                 float *x1 = row + (size_t)h * d, *x2 = x1 + half;
                 for (int j = 0; j < half; j++) {
@@ -32,10 +32,10 @@ static void rope_rotate(float *x, int B, int T, int n_heads, int d, int pos0, fl
     }
 }
 
-void rope_forward_cpu(float *x, int B, int T, int n_heads, int d, int pos0, float theta) {
-    rope_rotate(x, B, T, n_heads, d, pos0, theta, 1.0f);
+void rope_forward_cpu(float *x, int x_stride, int B, int T, int n_heads, int d, int pos0, float theta) {
+    rope_rotate(x, x_stride, B, T, n_heads, d, pos0, theta, 1.0f);
 }
 
-void rope_backward_cpu(float *dx, int B, int T, int n_heads, int d, int pos0, float theta) {
-    rope_rotate(dx, B, T, n_heads, d, pos0, theta, -1.0f);
+void rope_backward_cpu(float *dx, int x_stride, int B, int T, int n_heads, int d, int pos0, float theta) {
+    rope_rotate(dx, x_stride, B, T, n_heads, d, pos0, theta, -1.0f);
 }

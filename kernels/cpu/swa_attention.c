@@ -10,16 +10,17 @@ ATT_INLINE key_set swa_keys(int i, int window) {
 }
 
 SCOUT_SIMD_CLONES
-void swa_attention_forward_cpu(float *out, float *lse, const float *q, const float *k, const float *v, int B,
-                               int T, int n_h, int n_kv, int d, int window) {
-    attention_forward(out, lse, q, k, v, B, T, n_h, n_kv, d, swa_keys, window);
+void swa_attention_forward_cpu(float *out, float *lse, const float *q, const float *k, const float *v, int q_stride,
+                               int kv_stride, int B, int T, int n_h, int n_kv, int d, int window) {
+    attention_forward(out, lse, q, k, v, q_stride, kv_stride, B, T, n_h, n_kv, d, swa_keys, window);
 }
 
 SCOUT_SIMD_CLONES
 void swa_attention_backward_cpu(float *dq, float *dk, float *dv, const float *dout, const float *q,
                                 const float *k, const float *v, const float *out, const float *lse, void *ws,
-                                int B, int T, int n_h, int n_kv, int d, int window) {
-    attention_backward(dq, dk, dv, dout, q, k, v, out, lse, B, T, n_h, n_kv, d, swa_keys, window);
+                                int q_stride, int kv_stride, int B, int T, int n_h, int n_kv, int d, int window, float rope_theta) {
+    attention_backward(dq, dk, dv, dout, q, k, v, out, lse, q_stride, kv_stride, B, T, n_h, n_kv, d, swa_keys, window);
+    attention_rope_backward(dq, dk, q_stride, kv_stride, B, T, n_h, n_kv, d, rope_theta);
 }
 
 // dk/dv are reduced in place in fp32 on CPU; a GPU needs fp32 accumulators for its bf16 dq/dk/dv.

@@ -42,6 +42,8 @@
 #include "cuda/mma.cuh"
 
 int scout_cuda_attention_general_(void); // backend_cuda.cu: the SCOUT_CUDA_ATTENTION_GENERAL flag
+// rope.cu: the (cos, sin) table [T][d / 2] of RoPE's angles that rope_forward / rope_backward use (cached).
+const float2 *rope_angle_table(int T, int d, int pos0, float theta, cudaStream_t stream);
 
 namespace attn {
 
@@ -215,6 +217,50 @@ __device__ __forceinline__ float quad_max(float x) {
 // attention read a thread's 32 columns of a row this way (two 2-byte loads each were ~400 loads per thread in
 // the forward's prologue).
 __device__ __forceinline__ uint32_t ld_pair(const floatX *p) { return *reinterpret_cast<const uint32_t *>(p); }
+
+// RoPE's backward folded into the backward kernels' stores of dq and dk (rope != NULL): one row's 16 values of
+// a 64-wide head as an MMA fragment holds them, x[nt][e] = column nt * 8 + 2 tq + e, so that n-tiles nt and nt + 4
+// hold the rotated pairs (c, c + 32); rotated by minus the angle of the row's position, in fp32 before the one
+// rounding to bf16, from rope.cu's table (cos, sin of [T][32] angles): what rope_backward would do to the stored
+// values, without its pass over q's and k's columns (~1.2 ms per step of scout_swa_470m at 8 x 2048). The
+// angles of a row (this thread's 8 of them) are loaded once for all that row's stores.
+struct RopeRow {
+    float2 a[4][2]; // (cos, sin) of columns nt * 8 + 2 tq + e, nt < 4
+};
+__device__ __forceinline__ void rope_row_load(RopeRow &rr, const float2 *rope, int pos, int tq) {
+    const float2 *cs = rope + (size_t)pos * 32 + 2 * tq;
+#pragma unroll
+    for (int nt = 0; nt < 4; nt++) rr.a[nt][0] = cs[nt * 8], rr.a[nt][1] = cs[nt * 8 + 1];
+}
+// The same rotation for the row kernels that give each of eight consecutive lanes 8 adjacent columns of a row
+// (lane `sub` % 8 holds columns 8 sub .. 8 sub + 7): column c's partner c + 32 is in lane sub ^ 4, read by a
+// shuffle, so every lane of the warp must call this.
+__device__ __forceinline__ void rope_back_lanes8(float (&x)[8], const float2 *rope, int pos, int sub) {
+    const float2 *cs = rope + (size_t)pos * 32 + (sub % 4) * 8;
+#pragma unroll
+    for (int c = 0; c < 8; c++) {
+        const float other = __shfl_xor_sync(0xffffffffu, x[c], 4);
+        const float2 a = cs[c];
+        x[c] = sub < 4 ? x[c] * a.x + other * a.y : x[c] * a.x - other * a.y;
+    }
+}
+// Stores x into the row at `row`, rotated first when rr != NULL.
+__device__ __forceinline__ void store_frag_row(floatX *row, float (&x)[8][2], const RopeRow *rr, int tq) {
+    if (rr) {
+#pragma unroll
+        for (int nt = 0; nt < 4; nt++)
+#pragma unroll
+            for (int e = 0; e < 2; e++) {
+                const float2 a = rr->a[nt][e];
+                const float g1 = x[nt][e], g2 = x[nt + 4][e];
+                x[nt][e] = g1 * a.x + g2 * a.y;
+                x[nt + 4][e] = g2 * a.x - g1 * a.y;
+            }
+    }
+#pragma unroll
+    for (int nt = 0; nt < 8; nt++)
+        *reinterpret_cast<uint32_t *>(row + nt * 8 + 2 * tq) = pack_bf16(x[nt][0], x[nt][1]);
+}
 
 // The columns a thread holds, in both the A-fragment layout (a0..a3 of k-step kk) and the C layout (tiles nt =
 // 2kk, 2kk+1): column(kk, half, e) = 16 kk + 8 half + 2 (lane % 4) + e. A row-vector dot product of a thread's
@@ -402,20 +448,21 @@ static __global__ void attn_delta_kernel(float *delta, const floatX *dout, const
 // registers through the loop, without which ptxas spilled at a 128-register budget (the forward spills with it).
 
 // Block geometry shared by the forward and dq kernels (mma.sync and warpgroup): query tile qt (last-first when
-// reverse) of head h of batch b, its kv head, the strides, the offset of (b, row 0, h) in q / out / dO / dq, the
-// (b, kv head) bases of k and v, and the key tiles [t_begin, t_end) of the compact keys [key_begin, kend) its
-// queries can see.
+// reverse) of head h of batch b, its kv head, the row strides (ldq of q / dq, ldkv of k / v / dk / dv, and out /
+// dO's n_h D), the offsets of (b, row 0, h) in q / dq and in out / dO, the (b, kv head) bases of k and v, and the
+// key tiles [t_begin, t_end) of the compact keys [key_begin, kend) its queries can see.
 template <int D, int BM, int BN> struct QueryBlock {
     int h, b, kvh, q0, kend, t_begin, t_end;
-    size_t q_stride, kv_stride, q_off;
+    size_t q_stride, kv_stride, o_stride, q_off, o_off;
     const floatX *kb, *vb;
     template <class Keys>
-    __device__ __forceinline__ QueryBlock(const floatX *k, const floatX *v, int T, int n_h, int n_kv, const Keys &keys,
-                                          int reverse) {
+    __device__ __forceinline__ QueryBlock(const floatX *k, const floatX *v, int T, int n_h, int n_kv, int ldq, int ldkv,
+                                          const Keys &keys, int reverse) {
         const int qt = reverse ? gridDim.x - 1 - blockIdx.x : blockIdx.x;
         h = blockIdx.y, b = blockIdx.z, kvh = h / (n_h / n_kv), q0 = qt * BM;
-        q_stride = (size_t)n_h * D, kv_stride = (size_t)n_kv * D;
+        q_stride = (size_t)ldq, kv_stride = (size_t)ldkv, o_stride = (size_t)n_h * D;
         q_off = (size_t)b * T * q_stride + (size_t)h * D;
+        o_off = (size_t)b * T * o_stride + (size_t)h * D;
         kb = k + (size_t)b * T * kv_stride + (size_t)kvh * D;
         vb = v + (size_t)b * T * kv_stride + (size_t)kvh * D;
         const int kbeg = keys.key_begin(q0);
@@ -431,14 +478,14 @@ template <int D, int BM, int BN> struct QueryBlock {
 template <int D, int BN, int BM> struct DkdvBlock {
     int kvh, split, b, group, n_keys, k0, k1, qt_begin, qt_end, n_iter;
     bool empty;
-    size_t q_stride, kv_stride;
+    size_t q_stride, kv_stride, o_stride; // of q, of k / v / dk / dv, of dO (as QueryBlock)
     const floatX *kb, *vb;
     template <class Keys>
-    __device__ __forceinline__ DkdvBlock(const floatX *k, const floatX *v, int T, int n_h, int n_kv, const Keys &keys,
-                                         int q_chunk, bool split_queries) {
+    __device__ __forceinline__ DkdvBlock(const floatX *k, const floatX *v, int T, int n_h, int n_kv, int ldq, int ldkv,
+                                         const Keys &keys, int q_chunk, bool split_queries) {
         kvh = blockIdx.y % n_kv, split = blockIdx.y / n_kv, b = blockIdx.z, group = n_h / n_kv;
         n_keys = keys.n_keys(), k0 = blockIdx.x * BN, k1 = min(k0 + BN, n_keys);
-        q_stride = (size_t)n_h * D, kv_stride = (size_t)n_kv * D;
+        q_stride = (size_t)ldq, kv_stride = (size_t)ldkv, o_stride = (size_t)n_h * D;
         kb = k + (size_t)b * T * kv_stride + (size_t)kvh * D;
         vb = v + (size_t)b * T * kv_stride + (size_t)kvh * D;
         int qbeg = keys.query_begin(k0), qend = min(T, keys.query_end(k1));
@@ -455,7 +502,7 @@ template <int D, int BN, int BM> struct DkdvBlock {
 template <int D, class Cfg, class Keys>
 __global__ void __launch_bounds__(Cfg::kThreads, Cfg::kMinBlocks)
     attn_fwd_mma_kernel(floatX *out, float *lse, const floatX *q, const floatX *k, const floatX *v, int T, int n_h,
-                        int n_kv, Keys keys, float scale_log2, int reverse) {
+                        int n_kv, int ldq, int ldkv, Keys keys, float scale_log2, int reverse) {
     constexpr int BM = Cfg::kOwn, BN = Cfg::kStream, MT = Cfg::kMT, NT = Cfg::kThreads, S = Cfg::kStages;
     constexpr int LD = D + kPad;
     extern __shared__ __align__(16) unsigned char attn_smem[];
@@ -464,7 +511,7 @@ __global__ void __launch_bounds__(Cfg::kThreads, Cfg::kMinBlocks)
     floatX *sV = sK + S * BN * LD;    // [S][BN][LD]
 
     const int warp = threadIdx.x / 32, lane = threadIdx.x % 32, g = lane >> 2, tq = lane & 3;
-    const QueryBlock<D, BM, BN> blk(k, v, T, n_h, n_kv, keys, reverse);
+    const QueryBlock<D, BM, BN> blk(k, v, T, n_h, n_kv, ldq, ldkv, keys, reverse);
     const int h = blk.h, b = blk.b, q0 = blk.q0, kend = blk.kend, t_begin = blk.t_begin, t_end = blk.t_end;
     const int w0 = q0 + warp * 16 * MT;
     const size_t q_stride = blk.q_stride, kv_stride = blk.kv_stride;
@@ -602,7 +649,7 @@ __global__ void __launch_bounds__(Cfg::kThreads, Cfg::kMinBlocks)
             const int i = w0 + mt * 16 + g + 8 * r;
             if (i >= T) continue;
             const float inv = l > 0.0f ? 1.0f / l : 0.0f;
-            floatX *orow = out + ((size_t)b * T + i) * q_stride + (size_t)h * D;
+            floatX *orow = out + ((size_t)b * T + i) * blk.o_stride + (size_t)h * D;
 #pragma unroll
             for (int nt = 0; nt < D / 8; nt++) {
                 __nv_bfloat162 pair = __floats2bfloat162_rn(o[mt][nt][2 * r] * inv, o[mt][nt][2 * r + 1] * inv);
@@ -617,9 +664,9 @@ __global__ void __launch_bounds__(Cfg::kThreads, Cfg::kMinBlocks)
 template <int D, class Cfg, class Keys>
 __global__ void __launch_bounds__(Cfg::kThreads, Cfg::kMinBlocks)
     attn_bwd_dq_mma_kernel(floatX *dq, const floatX *dout, const floatX *q, const floatX *k, const floatX *v,
-                           const float *lse, const float *delta, int T, int n_h, int n_kv,
+                           const float *lse, const float *delta, int T, int n_h, int n_kv, int ldq, int ldkv,
                            const __grid_constant__ Keys keys, float scale_log2, float scale, int reverse,
-                           floatX *self_dk, floatX *self_dv) {
+                           floatX *self_dk, floatX *self_dv, const float2 *rope) {
     constexpr int BM = Cfg::kOwn, BN = Cfg::kStream, MT = Cfg::kMT, NT = Cfg::kThreads, S = Cfg::kStages;
     constexpr int LD = D + kPad;
     extern __shared__ __align__(16) unsigned char attn_smem[];
@@ -629,12 +676,12 @@ __global__ void __launch_bounds__(Cfg::kThreads, Cfg::kMinBlocks)
     floatX *sV = sK + S * BN * LD;    // [S][BN][LD]
 
     const int warp = threadIdx.x / 32, lane = threadIdx.x % 32, g = lane >> 2, tq = lane & 3;
-    const QueryBlock<D, BM, BN> blk(k, v, T, n_h, n_kv, keys, reverse);
+    const QueryBlock<D, BM, BN> blk(k, v, T, n_h, n_kv, ldq, ldkv, keys, reverse);
     const int h = blk.h, b = blk.b, kvh = blk.kvh, q0 = blk.q0, kend = blk.kend, t_begin = blk.t_begin,
               t_end = blk.t_end;
     const int w0 = q0 + warp * 16 * MT;
     const size_t q_stride = blk.q_stride, kv_stride = blk.kv_stride;
-    const floatX *qb = q + blk.q_off, *dob = dout + blk.q_off, *kb = blk.kb, *vb = blk.vb;
+    const floatX *qb = q + blk.q_off, *dob = dout + blk.o_off, *kb = blk.kb, *vb = blk.vb;
     const bool w_rows = w0 < T;
     const int wkbeg = keys.key_begin(w0), wkend = keys.key_end(min(w0 + 16 * MT, T));
     auto krow = [&](int j) { return keys.key_row(j); };
@@ -646,7 +693,7 @@ __global__ void __launch_bounds__(Cfg::kThreads, Cfg::kMinBlocks)
 
     // Pipeline as in the forward; Q and dO ride with the first key tile.
     load_tile_async<D, BM, NT>(sQ, qb, q_stride, q0, T, [](int i) { return i; });
-    load_tile_async<D, BM, NT>(sdO, dob, q_stride, q0, T, [](int i) { return i; });
+    load_tile_async<D, BM, NT>(sdO, dob, blk.o_stride, q0, T, [](int i) { return i; });
 #pragma unroll
     for (int st = 0; st < S - 1; st++) {
         if (t_begin + st < t_end) load_kv(t_begin + st);
@@ -664,6 +711,7 @@ __global__ void __launch_bounds__(Cfg::kThreads, Cfg::kMinBlocks)
     load_a_frags<MT, D, LD>(qf, sQ, w0 - q0);
     load_a_frags<MT, D, LD>(dof, sdO, w0 - q0);
     float lse2[MT][2], dlt[MT][2];
+    float self_p[MT][2], self_ds[MT][2]; // checkpoint attention, no GQA: the self-only rows' dk, dv terms
     float dqa[MT][D / 8][4];
 #pragma unroll
     for (int mt = 0; mt < MT; mt++)
@@ -695,20 +743,9 @@ __global__ void __launch_bounds__(Cfg::kThreads, Cfg::kMinBlocks)
                 // Without GQA (self_dk != NULL) a row that is no checkpoint has only this term in its dk, dv:
                 // dk_i = scale dl q_i, dv_i = p dO_i, from the q_i, dO_i fragments already here (the separate row
                 // kernel read q, dO, k, v again: 58 us at 8 x 2048).
-                if (self_dk && ok && keys.self_only(i)) {
-                    floatX *dkr = self_dk + ((size_t)b * T + i) * kv_stride + (size_t)kvh * D;
-                    floatX *dvr = self_dv + ((size_t)b * T + i) * kv_stride + (size_t)kvh * D;
-                    const float ds = dl * scale;
-#pragma unroll
-                    for (int kk = 0; kk < D / 16; kk++)
-#pragma unroll
-                        for (int half = 0; half < 2; half++) {
-                            const int col = kk * 16 + half * 8 + 2 * tq;
-                            const uint32_t qw = qf[mt][kk][r + 2 * half], ow = dof[mt][kk][r + 2 * half];
-                            *reinterpret_cast<uint32_t *>(dkr + col) = pack_bf16(ds * bf_lo(qw), ds * bf_hi(qw));
-                            *reinterpret_cast<uint32_t *>(dvr + col) = pack_bf16(p * bf_lo(ow), p * bf_hi(ow));
-                        }
-                }
+                // Stored after the main loop (self_p < 0: none), with the row's dq and RoPE angles.
+                self_p[mt][r] = self_dk && ok && keys.self_only(i) ? p : -1.0f;
+                self_ds[mt][r] = dl * scale;
             }
         }
 
@@ -787,11 +824,28 @@ __global__ void __launch_bounds__(Cfg::kThreads, Cfg::kMinBlocks)
         for (int r = 0; r < 2; r++) {
             const int i = w0 + mt * 16 + g + 8 * r;
             if (i >= T) continue;
+            RopeRow rr;
+            if (rope) rope_row_load(rr, rope, i, tq);
             floatX *row = dq + ((size_t)b * T + i) * q_stride + (size_t)h * D;
+            float x[8][2];
 #pragma unroll
-            for (int nt = 0; nt < D / 8; nt++)
-                *reinterpret_cast<__nv_bfloat162 *>(row + nt * 8 + 2 * tq) =
-                    __floats2bfloat162_rn(dqa[mt][nt][2 * r] * scale, dqa[mt][nt][2 * r + 1] * scale);
+            for (int nt = 0; nt < D / 8; nt++) x[nt][0] = dqa[mt][nt][2 * r] * scale, x[nt][1] = dqa[mt][nt][2 * r + 1] * scale;
+            store_frag_row(row, x, rope ? &rr : NULL, tq);
+            if (Keys::kSelfSeed && self_p[mt][r] >= 0.0f) {
+                floatX *dkr = self_dk + ((size_t)b * T + i) * kv_stride + (size_t)kvh * D;
+                floatX *dvr = self_dv + ((size_t)b * T + i) * kv_stride + (size_t)kvh * D;
+                const float ds = self_ds[mt][r], p = self_p[mt][r];
+#pragma unroll
+                for (int kk = 0; kk < D / 16; kk++)
+#pragma unroll
+                    for (int half = 0; half < 2; half++) { // column (2 kk + half) 8 + 2 tq: n-tile 2 kk + half
+                        const int col = kk * 16 + half * 8 + 2 * tq;
+                        const uint32_t qw = qf[mt][kk][r + 2 * half], ow = dof[mt][kk][r + 2 * half];
+                        x[2 * kk + half][0] = ds * bf_lo(qw), x[2 * kk + half][1] = ds * bf_hi(qw);
+                        *reinterpret_cast<uint32_t *>(dvr + col) = pack_bf16(p * bf_lo(ow), p * bf_hi(ow));
+                    }
+                store_frag_row(dkr, x, rope ? &rr : NULL, tq);
+            }
         }
 }
 
@@ -803,8 +857,8 @@ template <int D, class Cfg, class Keys>
 __global__ void __launch_bounds__(Cfg::kThreads, Cfg::kMinBlocks)
     attn_bwd_dkdv_mma_kernel(floatX *dk, floatX *dv, const floatX *dout, const floatX *q, const floatX *k,
                              const floatX *v, const float *lse, const float *delta, int T, int n_h, int n_kv,
-                             const __grid_constant__ Keys keys, float scale_log2, float scale, int q_chunk,
-                             float *part) {
+                             int ldq, int ldkv, const __grid_constant__ Keys keys, float scale_log2, float scale,
+                             int q_chunk, float *part, const float2 *rope) {
     constexpr int BN = Cfg::kOwn, BM = Cfg::kStream, MT = Cfg::kMT, NT = Cfg::kThreads, S = Cfg::kStages;
     constexpr int LD = D + kPad;
     extern __shared__ __align__(16) unsigned char attn_smem[];
@@ -819,7 +873,7 @@ __global__ void __launch_bounds__(Cfg::kThreads, Cfg::kMinBlocks)
     // Split (part != NULL): blockIdx.y = kv head + n_kv x split, and the block takes only the queries of
     // [split q_chunk, (split + 1) q_chunk) (a multiple of BM: whole query tiles), storing fp32 partial sums
     // for attn_dkdv_reduce_kernel; see dkdv_split_chunk.
-    const DkdvBlock<D, BN, BM> blk(k, v, T, n_h, n_kv, keys, q_chunk, part != NULL);
+    const DkdvBlock<D, BN, BM> blk(k, v, T, n_h, n_kv, ldq, ldkv, keys, q_chunk, part != NULL);
     if (blk.empty) return;
     const int kvh = blk.kvh, split = blk.split, b = blk.b, group = blk.group, n_keys = blk.n_keys, k0 = blk.k0,
               k1 = blk.k1, qt_begin = blk.qt_begin, qt_end = blk.qt_end, n_iter = blk.n_iter;
@@ -842,9 +896,9 @@ __global__ void __launch_bounds__(Cfg::kThreads, Cfg::kMinBlocks)
         const int h = kvh * group + ld_hh, q0 = ld_qt * BM;
         if (++ld_qt == qt_end) ld_qt = qt_begin, ld_hh++;
         const floatX *qb = q + (size_t)b * T * q_stride + (size_t)h * D;
-        const floatX *dob = dout + (size_t)b * T * q_stride + (size_t)h * D;
+        const floatX *dob = dout + (size_t)b * T * blk.o_stride + (size_t)h * D;
         load_tile_async<D, BM, NT>(sQ + buf * BM * LD, qb, q_stride, q0, T, ident);
-        load_tile_async<D, BM, NT>(sdO + buf * BM * LD, dob, q_stride, q0, T, ident);
+        load_tile_async<D, BM, NT>(sdO + buf * BM * LD, dob, blk.o_stride, q0, T, ident);
         const size_t stat = ((size_t)b * n_h + h) * T;
         for (int c = threadIdx.x; c < BM; c += NT) {
             const int i = q0 + c;
@@ -983,17 +1037,34 @@ __global__ void __launch_bounds__(Cfg::kThreads, Cfg::kMinBlocks)
         return;
     }
     // Rounded to bf16 pairs first, so that the address arithmetic below does not need registers on top of
-    // the fp32 accumulators (at a 128-register budget it would spill).
+    // the fp32 accumulators (at a 128-register budget it would spill); dk rotated back through RoPE before.
     uint32_t dkp[MT][D / 8][2], dvp[MT][D / 8][2];
 #pragma unroll
     for (int mt = 0; mt < MT; mt++)
 #pragma unroll
-        for (int nt = 0; nt < D / 8; nt++)
+        for (int r = 0; r < 2; r++) {
+            float x[8][2];
 #pragma unroll
-            for (int r = 0; r < 2; r++) {
-                dkp[mt][nt][r] = pack_bf16(dka[mt][nt][2 * r] * scale, dka[mt][nt][2 * r + 1] * scale);
+            for (int nt = 0; nt < D / 8; nt++) {
+                x[nt][0] = dka[mt][nt][2 * r] * scale, x[nt][1] = dka[mt][nt][2 * r + 1] * scale;
                 dvp[mt][nt][r] = pack_bf16(dva[mt][nt][2 * r], dva[mt][nt][2 * r + 1]);
             }
+            const int j = w0 + mt * 16 + g + 8 * r;
+            if (rope) {
+                RopeRow rr;
+                rope_row_load(rr, rope, keys.key_row(j < n_keys ? j : 0), tq);
+#pragma unroll
+                for (int nt = 0; nt < 4; nt++)
+#pragma unroll
+                    for (int e = 0; e < 2; e++) {
+                        const float2 a = rr.a[nt][e];
+                        const float g1 = x[nt][e], g2 = x[nt + 4][e];
+                        x[nt][e] = g1 * a.x + g2 * a.y, x[nt + 4][e] = g2 * a.x - g1 * a.y;
+                    }
+            }
+#pragma unroll
+            for (int nt = 0; nt < D / 8; nt++) dkp[mt][nt][r] = pack_bf16(x[nt][0], x[nt][1]);
+        }
 #pragma unroll
     for (int mt = 0; mt < MT; mt++)
 #pragma unroll
@@ -1015,11 +1086,15 @@ __global__ void __launch_bounds__(Cfg::kThreads, Cfg::kMinBlocks)
 // key). The skip test is the dk/dv kernel's for an empty block, per key (a key of an empty block has no pair
 // there either; a key with no pair in a non-empty block has a zero partial, skipped or not).
 template <int D, class Keys>
-__global__ void attn_dkdv_reduce_kernel(floatX *dk, floatX *dv, const float *part, int B, int T, int n_kv,
-                                        const __grid_constant__ Keys keys, int q_chunk, int n_split) {
+__global__ void attn_dkdv_reduce_kernel(floatX *dk, floatX *dv, const float *part, int B, int T, int n_kv, int ldkv,
+                                        const __grid_constant__ Keys keys, int q_chunk, int n_split,
+                                        const float2 *rope) {
+    static_assert(D == 64, "eight threads of eight columns per row; columns c and c + 32 are RoPE's pairs");
     const int n_keys = keys.n_keys();
-    const size_t idx = (size_t)blockIdx.x * blockDim.x + threadIdx.x;
-    if (idx >= (size_t)B * n_kv * n_keys * (D / 8)) return;
+    const size_t idx_raw = (size_t)blockIdx.x * blockDim.x + threadIdx.x, n = (size_t)B * n_kv * n_keys * (D / 8);
+    // Out-of-range threads sum row 0 and store nothing: RoPE's partner is read through a shuffle by all lanes.
+    const bool store = idx_raw < n;
+    const size_t idx = store ? idx_raw : 0;
     const int c8 = (int)(idx % (D / 8));
     const size_t row = idx / (D / 8); // (b n_kv + kvh) n_keys + j
     const int j = (int)(row % n_keys), kvh = (int)((row / n_keys) % n_kv);
@@ -1038,10 +1113,13 @@ __global__ void attn_dkdv_reduce_kernel(floatX *dk, floatX *dv, const float *par
 #pragma unroll
         for (int c = 0; c < 8; c++) sk[c] += kf[c], sv[c] += vf[c];
     }
+    const int pos = keys.key_row(j);
+    if (rope) rope_back_lanes8(sk, rope, pos, c8); // eight threads per row (c8 = lane % 8)
+    if (!store) return;
     x128 ko, vo;
 #pragma unroll
     for (int c = 0; c < 8; c++) ko[c] = f2bf(sk[c]), vo[c] = f2bf(sv[c]);
-    const size_t off = (b * T + keys.key_row(j)) * n_kv * D + (size_t)kvh * D + c8 * 8;
+    const size_t off = (b * T + pos) * ldkv + (size_t)kvh * D + c8 * 8;
     store128(dk + off, ko);
     store128(dv + off, vo);
 }
@@ -1053,7 +1131,8 @@ __global__ void attn_dkdv_reduce_kernel(floatX *dk, floatX *dv, const float *par
 template <int D>
 __global__ void attn_ckpt_self_dkdv_kernel(floatX *dk, floatX *dv, const floatX *dout, const floatX *q,
                                            const floatX *k, const floatX *v, const float *lse, const float *delta,
-                                           int B, int T, int n_h, int n_kv, int seg, float scale) {
+                                           int B, int T, int n_h, int n_kv, int ldq, int ldkv, int seg, float scale,
+                                           const float2 *rope) {
     static_assert(D == 8 * 8, "eight lanes of eight elements");
     const size_t n_rows = (size_t)B * T * n_kv;
     const size_t row_raw = ((size_t)blockIdx.x * blockDim.x + threadIdx.x) / 8;
@@ -1064,14 +1143,16 @@ __global__ void attn_ckpt_self_dkdv_kernel(floatX *dk, floatX *dv, const floatX 
     const int kvh = (int)(row % n_kv), j = (int)((row / n_kv) % T), b = (int)(row / n_kv / T);
     const bool is_ckpt = (j + 1) % seg == 0; // the dk/dv tensor-core kernel owns these rows
     const int group = n_h / n_kv;
-    const x128 kx = load128(k + row * D + col), vx = load128(v + row * D + col);
+    const size_t kvoff = ((size_t)b * T + j) * ldkv + (size_t)kvh * D + col; // in k, v, dk, dv
+    const x128 kx = load128(k + kvoff), vx = load128(v + kvoff);
     float dka[8], dva[8];
 #pragma unroll
     for (int c = 0; c < 8; c++) dka[c] = dva[c] = 0.0f;
     for (int hh = 0; hh < group; hh++) {
         const int h = kvh * group + hh;
-        const size_t qoff = (((size_t)b * T + j) * n_h + h) * D + col;
-        const x128 qx = load128(q + qoff), ox = load128(dout + qoff);
+        const size_t qoff = ((size_t)b * T + j) * ldq + (size_t)h * D + col;
+        const size_t ooff = (((size_t)b * T + j) * n_h + h) * D + col;
+        const x128 qx = load128(q + qoff), ox = load128(dout + ooff);
         float qk = 0.0f, dp = 0.0f;
 #pragma unroll
         for (int c = 0; c < 8; c++) qk += bf2f(qx[c]) * bf2f(kx[c]), dp += bf2f(ox[c]) * bf2f(vx[c]);
@@ -1086,12 +1167,13 @@ __global__ void attn_ckpt_self_dkdv_kernel(floatX *dk, floatX *dv, const floatX 
 #pragma unroll
         for (int c = 0; c < 8; c++) dka[c] += dl * bf2f(qx[c]), dva[c] += p * bf2f(ox[c]);
     }
+    if (rope) rope_back_lanes8(dka, rope, j, sub); // all lanes take part (out-of-range ones on row 0)
     if (!store_row || is_ckpt) return;
     x128 ko, vo;
 #pragma unroll
     for (int c = 0; c < 8; c++) ko[c] = f2bf(dka[c]), vo[c] = f2bf(dva[c]);
-    store128(dk + row * D + col, ko);
-    store128(dv + row * D + col, vo);
+    store128(dk + kvoff, ko);
+    store128(dv + kvoff, vo);
 }
 
 // ----------------------------------------------------------------------------------------------------------
@@ -1100,20 +1182,22 @@ __global__ void attn_ckpt_self_dkdv_kernel(floatX *dk, floatX *dv, const floatX 
 // Forward, one warp per query row (b, i, h).
 template <class Keys>
 __global__ void attn_fwd_general_kernel(floatX *out, float *lse, const floatX *q, const floatX *k, const floatX *v,
-                                        int B, int T, int n_h, int n_kv, int d, Keys keys, float scale) {
+                                        int B, int T, int n_h, int n_kv, int d, int ldq, int ldkv, Keys keys,
+                                        float scale) {
     const size_t row = (size_t)blockIdx.x * (blockDim.x / 32) + threadIdx.x / 32;
     if (row >= (size_t)B * T * n_h) return;
     const int lane = threadIdx.x % 32;
     const int h = (int)(row % n_h), i = (int)((row / n_h) % T), b = (int)(row / n_h / T);
     const int kvh = h / (n_h / n_kv);
-    const size_t kv_stride = (size_t)n_kv * d;
+    const size_t kv_stride = (size_t)ldkv;
     const floatX *kb = k + (size_t)b * T * kv_stride + (size_t)kvh * d;
     const floatX *vb = v + (size_t)b * T * kv_stride + (size_t)kvh * d;
+    const floatX *qr = q + ((size_t)b * T + i) * ldq + (size_t)h * d; // row * d is out's (b, i, h) row
     float qv[kMaxPerLane], acc[kMaxPerLane];
 #pragma unroll
     for (int c = 0; c < kMaxPerLane; c++) {
         const int col = lane + 32 * c;
-        qv[c] = col < d ? bf2f(q[row * d + col]) : 0.0f;
+        qv[c] = col < d ? bf2f(qr[col]) : 0.0f;
         acc[c] = 0.0f;
     }
     auto logit = [&](int key_row) {
@@ -1161,22 +1245,23 @@ __global__ void attn_fwd_general_kernel(floatX *out, float *lse, const floatX *q
 template <class Keys>
 __global__ void attn_bwd_dq_general_kernel(floatX *dq, const floatX *dout, const floatX *q, const floatX *k,
                                            const floatX *v, const float *lse, const float *delta, int B, int T,
-                                           int n_h, int n_kv, int d, Keys keys, float scale) {
+                                           int n_h, int n_kv, int d, int ldq, int ldkv, Keys keys, float scale) {
     const size_t row = (size_t)blockIdx.x * (blockDim.x / 32) + threadIdx.x / 32;
     if (row >= (size_t)B * T * n_h) return;
     const int lane = threadIdx.x % 32;
     const int h = (int)(row % n_h), i = (int)((row / n_h) % T), b = (int)(row / n_h / T);
     const int kvh = h / (n_h / n_kv);
-    const size_t kv_stride = (size_t)n_kv * d;
+    const size_t kv_stride = (size_t)ldkv;
     const floatX *kb = k + (size_t)b * T * kv_stride + (size_t)kvh * d;
     const floatX *vb = v + (size_t)b * T * kv_stride + (size_t)kvh * d;
     const size_t stat = ((size_t)b * n_h + h) * T + i;
+    const size_t qoff = ((size_t)b * T + i) * ldq + (size_t)h * d; // of q and dq; row * d is dout's
     const float row_lse = lse[stat], dlt = delta[stat];
     float qv[kMaxPerLane], dov[kMaxPerLane], acc[kMaxPerLane];
 #pragma unroll
     for (int c = 0; c < kMaxPerLane; c++) {
         const int col = lane + 32 * c;
-        qv[c] = col < d ? bf2f(q[row * d + col]) : 0.0f;
+        qv[c] = col < d ? bf2f(q[qoff + col]) : 0.0f;
         dov[c] = col < d ? bf2f(dout[row * d + col]) : 0.0f;
         acc[c] = 0.0f;
     }
@@ -1203,7 +1288,7 @@ __global__ void attn_bwd_dq_general_kernel(floatX *dq, const floatX *dout, const
     }
 #pragma unroll
     for (int c = 0; c < kMaxPerLane; c++)
-        if (lane + 32 * c < d) dq[row * d + lane + 32 * c] = f2bf(acc[c]);
+        if (lane + 32 * c < d) dq[qoff + lane + 32 * c] = f2bf(acc[c]);
 }
 
 // dK, dV, one warp per key row (b, j, kv head), summing over the group's heads and the queries that see key
@@ -1212,7 +1297,8 @@ __global__ void attn_bwd_dq_general_kernel(floatX *dq, const floatX *dout, const
 template <class Keys>
 __global__ void attn_bwd_dkdv_general_kernel(floatX *dk, floatX *dv, const floatX *dout, const floatX *q,
                                              const floatX *k, const floatX *v, const float *lse, const float *delta,
-                                             int B, int T, int n_h, int n_kv, int d, Keys keys, float scale) {
+                                             int B, int T, int n_h, int n_kv, int d, int ldq, int ldkv, Keys keys,
+                                             float scale) {
     const size_t row = (size_t)blockIdx.x * (blockDim.x / 32) + threadIdx.x / 32;
     if (row >= (size_t)B * T * n_kv) return;
     const int lane = threadIdx.x % 32;
@@ -1220,20 +1306,21 @@ __global__ void attn_bwd_dkdv_general_kernel(floatX *dk, floatX *dv, const float
     const int group = n_h / n_kv;
     bool is_ckpt = false;
     if constexpr (Keys::kSelfSeed) is_ckpt = (j + 1) % keys.seg == 0;
-    const size_t q_stride = (size_t)n_h * d;
+    const size_t q_stride = (size_t)ldq, o_stride = (size_t)n_h * d;
+    const size_t kvoff = ((size_t)b * T + j) * ldkv + (size_t)kvh * d; // of k, v, dk, dv
     float kv_k[kMaxPerLane], kv_v[kMaxPerLane], dka[kMaxPerLane], dva[kMaxPerLane];
 #pragma unroll
     for (int c = 0; c < kMaxPerLane; c++) {
         const int col = lane + 32 * c;
-        kv_k[c] = col < d ? bf2f(k[row * d + col]) : 0.0f;
-        kv_v[c] = col < d ? bf2f(v[row * d + col]) : 0.0f;
+        kv_k[c] = col < d ? bf2f(k[kvoff + col]) : 0.0f;
+        kv_v[c] = col < d ? bf2f(v[kvoff + col]) : 0.0f;
         dka[c] = dva[c] = 0.0f;
     }
     for (int hh = 0; hh < group; hh++) {
         const int h = kvh * group + hh;
         auto step = [&](int i) { // attention_key_backward of the CPU reference, dk / dv part
             const floatX *qr = q + ((size_t)b * T + i) * q_stride + (size_t)h * d;
-            const floatX *dor = dout + ((size_t)b * T + i) * q_stride + (size_t)h * d;
+            const floatX *dor = dout + ((size_t)b * T + i) * o_stride + (size_t)h * d;
             const size_t stat = ((size_t)b * n_h + h) * T + i;
             float qk = 0.0f, dp = 0.0f;
 #pragma unroll
@@ -1262,8 +1349,8 @@ __global__ void attn_bwd_dkdv_general_kernel(floatX *dk, floatX *dv, const float
 #pragma unroll
     for (int c = 0; c < kMaxPerLane; c++)
         if (lane + 32 * c < d) {
-            dk[row * d + lane + 32 * c] = f2bf(dka[c]);
-            dv[row * d + lane + 32 * c] = f2bf(dva[c]);
+            dk[kvoff + lane + 32 * c] = f2bf(dka[c]);
+            dv[kvoff + lane + 32 * c] = f2bf(dva[c]);
         }
 }
 
@@ -1278,13 +1365,16 @@ namespace attn {
 
 constexpr int kMmaD = 64; // the head dim the tensor-core path is instantiated for (every SCOUT config)
 
-static inline bool use_mma(int d, const void *a, const void *b, const void *c, const void *e, const void *f,
-                           const void *g2) {
-    return d == kMmaD && !scout_cuda_attention_general_() && aligned16(a) && aligned16(b) && aligned16(c) &&
-           aligned16(e) && (!f || aligned16(f)) && (!g2 || aligned16(g2));
+// The tensor-core kernels copy 16-byte chunks: every tensor and every row (ldq, ldkv: multiples of 8) aligned.
+static inline bool use_mma(int d, int ldq, int ldkv, const void *a, const void *b, const void *c, const void *e,
+                           const void *f, const void *g2) {
+    return d == kMmaD && !scout_cuda_attention_general_() && ldq % 8 == 0 && ldkv % 8 == 0 && aligned16(a) &&
+           aligned16(b) && aligned16(c) && aligned16(e) && (!f || aligned16(f)) && (!g2 || aligned16(g2));
 }
 
-static inline void check_heads(int n_h, int n_kv, int d, int B) {
+static inline void check_heads(int n_h, int n_kv, int d, int B, int ldq, int ldkv) {
+    scout_require(ldq >= n_h * d && ldkv >= n_kv * d, "attention: row strides %d, %d under the heads' %d, %d", ldq,
+                  ldkv, n_h * d, n_kv * d);
     scout_require(n_kv >= 1 && n_h % n_kv == 0, "attention: n_h = %d is not a multiple of n_kv = %d", n_h, n_kv);
     scout_require(d >= 2 && d % 2 == 0 && d <= 32 * kMaxPerLane, "attention: head dim %d not even or over %d", d,
                   32 * kMaxPerLane);
@@ -1334,12 +1424,12 @@ template <class Kernel> static bool smem_opt_in(Kernel kernel, size_t bytes) {
 }
 
 template <class Keys>
-static void attention_forward(void *out, float *lse, const void *q, const void *k, const void *v, int B, int T,
-                              int n_h, int n_kv, int d, Keys keys, int reverse, cudaStream_t stream) {
+static void attention_forward(void *out, float *lse, const void *q, const void *k, const void *v, int ldq, int ldkv,
+                              int B, int T, int n_h, int n_kv, int d, Keys keys, int reverse, cudaStream_t stream) {
     if (B <= 0 || T <= 0 || n_h <= 0) return;
-    check_heads(n_h, n_kv, d, B);
+    check_heads(n_h, n_kv, d, B, ldq, ldkv);
     const float scale = 1.0f / sqrtf((float)d);
-    if (use_mma(d, out, q, k, v, NULL, NULL)) {
+    if (use_mma(d, ldq, ldkv, out, q, k, v, NULL, NULL)) {
         FwdTiles::visit(tile_choice().fwd, [&](auto tile) {
             using Cfg = decltype(tile);
             auto kernel = fwd_kernel<Cfg, Keys>();
@@ -1347,14 +1437,14 @@ static void attention_forward(void *out, float *lse, const void *q, const void *
             static const bool opted = smem_opt_in(kernel, smem);
             (void)opted;
             kernel<<<dim3(ceil_div(T, Cfg::kOwn), n_h, B), Cfg::kThreads, smem, stream>>>(
-                (floatX *)out, lse, (const floatX *)q, (const floatX *)k, (const floatX *)v, T, n_h, n_kv, keys,
-                scale * kLog2e, reverse);
+                (floatX *)out, lse, (const floatX *)q, (const floatX *)k, (const floatX *)v, T, n_h, n_kv, ldq, ldkv,
+                keys, scale * kLog2e, reverse);
         });
     } else {
         size_t rows = (size_t)B * T * n_h;
         attn_fwd_general_kernel<Keys><<<(unsigned)ceil_div_sz(rows, 4), 128, 0, stream>>>(
-            (floatX *)out, lse, (const floatX *)q, (const floatX *)k, (const floatX *)v, B, T, n_h, n_kv, d, keys,
-            scale);
+            (floatX *)out, lse, (const floatX *)q, (const floatX *)k, (const floatX *)v, B, T, n_h, n_kv, d, ldq, ldkv,
+            keys, scale);
     }
     cudaCheck(cudaGetLastError());
 }
@@ -1387,10 +1477,11 @@ template <class Keys> static inline size_t attention_backward_workspace(int B, i
 
 template <class Keys>
 static void attention_backward(void *dq, void *dk, void *dv, const void *dout, const void *q, const void *k,
-                               const void *v, const void *out, const float *lse, void *ws, int B, int T, int n_h,
-                               int n_kv, int d, Keys keys, int reverse, cudaStream_t stream) {
+                               const void *v, const void *out, const float *lse, void *ws, int ldq, int ldkv, int B,
+                               int T, int n_h, int n_kv, int d, Keys keys, int reverse, float rope_theta,
+                               cudaStream_t stream) {
     if (B <= 0 || T <= 0 || n_h <= 0) return;
-    check_heads(n_h, n_kv, d, B);
+    check_heads(n_h, n_kv, d, B, ldq, ldkv);
     const float scale = 1.0f / sqrtf((float)d);
     float *delta = (float *)ws; // [B, n_h, T]
     size_t rows = (size_t)B * T * n_h;
@@ -1402,7 +1493,9 @@ static void attention_backward(void *dq, void *dk, void *dv, const void *dout, c
                                                                              (const floatX *)out, T, n_h, d, rows);
     cudaCheck(cudaGetLastError());
     const size_t kv_rows = (size_t)B * T * n_kv;
-    if (use_mma(d, dq, dk, dv, dout, q, k) && aligned16(v)) {
+    if (use_mma(d, ldq, ldkv, dq, dk, dv, dout, q, k) && aligned16(v)) {
+        // RoPE's backward in the kernels' stores of dq, dk (positions 0..T-1, the forward's table).
+        const float2 *rope = rope_theta > 0.0f ? rope_angle_table(T, d, 0, rope_theta, stream) : NULL;
         // Checkpoint attention without GQA: the dq kernel writes the self-only rows of dk, dv too.
         const bool fuse_self = Keys::kSelfSeed && n_h == n_kv;
         DqTiles::visit(tile_choice().dq, [&](auto tile) {
@@ -1413,8 +1506,8 @@ static void attention_backward(void *dq, void *dk, void *dv, const void *dout, c
             (void)opted;
             kernel<<<dim3(ceil_div(T, Cfg::kOwn), n_h, B), Cfg::kThreads, smem, stream>>>(
                 (floatX *)dq, (const floatX *)dout, (const floatX *)q, (const floatX *)k, (const floatX *)v, lse,
-                delta, T, n_h, n_kv, keys, scale * kLog2e, scale, reverse, fuse_self ? (floatX *)dk : NULL,
-                fuse_self ? (floatX *)dv : NULL);
+                delta, T, n_h, n_kv, ldq, ldkv, keys, scale * kLog2e, scale, reverse, fuse_self ? (floatX *)dk : NULL,
+                fuse_self ? (floatX *)dv : NULL, rope);
         });
         cudaCheck(cudaGetLastError());
         const int n_keys = keys.n_keys();
@@ -1431,13 +1524,14 @@ static void attention_backward(void *dq, void *dk, void *dv, const void *dout, c
                 (void)opted;
                 kernel<<<dim3(ceil_div(n_keys, Cfg::kOwn), n_kv * n_split, B), Cfg::kThreads, smem, stream>>>(
                     (floatX *)dk, (floatX *)dv, (const floatX *)dout, (const floatX *)q, (const floatX *)k,
-                    (const floatX *)v, lse, delta, T, n_h, n_kv, keys, scale * kLog2e, scale, chunk, part);
+                    (const floatX *)v, lse, delta, T, n_h, n_kv, ldq, ldkv, keys, scale * kLog2e, scale, chunk, part,
+                    rope);
             });
             cudaCheck(cudaGetLastError());
             if (part) {
                 const size_t threads = (size_t)B * n_kv * n_keys * (kMmaD / 8);
                 attn_dkdv_reduce_kernel<kMmaD, Keys><<<(unsigned)ceil_div_sz(threads, 256), 256, 0, stream>>>(
-                    (floatX *)dk, (floatX *)dv, part, B, T, n_kv, keys, chunk, n_split);
+                    (floatX *)dk, (floatX *)dv, part, B, T, n_kv, ldkv, keys, chunk, n_split, rope);
                 cudaCheck(cudaGetLastError());
             }
         }
@@ -1445,19 +1539,23 @@ static void attention_backward(void *dq, void *dk, void *dv, const void *dout, c
             if (!fuse_self) {
                 attn_ckpt_self_dkdv_kernel<kMmaD><<<(unsigned)ceil_div_sz(kv_rows * 8, 256), 256, 0, stream>>>(
                     (floatX *)dk, (floatX *)dv, (const floatX *)dout, (const floatX *)q, (const floatX *)k,
-                    (const floatX *)v, lse, delta, B, T, n_h, n_kv, keys.seg, scale);
+                    (const floatX *)v, lse, delta, B, T, n_h, n_kv, ldq, ldkv, keys.seg, scale, rope);
                 cudaCheck(cudaGetLastError());
             }
         }
     } else {
         attn_bwd_dq_general_kernel<Keys><<<(unsigned)ceil_div_sz(rows, 4), 128, 0, stream>>>(
             (floatX *)dq, (const floatX *)dout, (const floatX *)q, (const floatX *)k, (const floatX *)v, lse, delta, B,
-            T, n_h, n_kv, d, keys, scale);
+            T, n_h, n_kv, d, ldq, ldkv, keys, scale);
         cudaCheck(cudaGetLastError());
         attn_bwd_dkdv_general_kernel<Keys><<<(unsigned)ceil_div_sz(kv_rows, 4), 128, 0, stream>>>(
             (floatX *)dk, (floatX *)dv, (const floatX *)dout, (const floatX *)q, (const floatX *)k, (const floatX *)v,
-            lse, delta, B, T, n_h, n_kv, d, keys, scale);
+            lse, delta, B, T, n_h, n_kv, d, ldq, ldkv, keys, scale);
         cudaCheck(cudaGetLastError());
+        if (rope_theta > 0.0f) { // the general kernels leave RoPE's backward to its own op
+            rope_backward_cuda(dq, ldq, B, T, n_h, d, 0, rope_theta, stream);
+            rope_backward_cuda(dk, ldkv, B, T, n_kv, d, 0, rope_theta, stream);
+        }
     }
 }
 

@@ -112,7 +112,7 @@ __device__ __forceinline__ void zero_acc(float (&d)[8][4]) {
 template <int D, class Cfg, class Keys>
 __global__ void __launch_bounds__(Cfg::kThreads, Cfg::kMinBlocks)
     attn_fwd_wg_kernel(floatX *out, float *lse, const floatX *q, const floatX *k, const floatX *v, int T, int n_h,
-                       int n_kv, Keys keys, float scale_log2, int reverse) {
+                       int n_kv, int ldq, int ldkv, Keys keys, float scale_log2, int reverse) {
     static_assert(D == 64, "rows of 128 bytes");
     constexpr int BM = Cfg::kOwn, BN = Cfg::kStream, NT = Cfg::kThreads, S = Cfg::kStages;
     static_assert(BN == 64, "one 64-key product per step");
@@ -124,7 +124,7 @@ __global__ void __launch_bounds__(Cfg::kThreads, Cfg::kMinBlocks)
     // (wgi a constant 0 with one warpgroup: the operand descriptors then stay warp-uniform, in uniform registers)
     const int wgi = Cfg::kWG == 1 ? 0 : threadIdx.x / 128, wq = (threadIdx.x / 32) % 4, lane = threadIdx.x % 32,
               g = lane >> 2, tq = lane & 3;
-    const QueryBlock<D, BM, BN> blk(k, v, T, n_h, n_kv, keys, reverse);
+    const QueryBlock<D, BM, BN> blk(k, v, T, n_h, n_kv, ldq, ldkv, keys, reverse);
     const int h = blk.h, b = blk.b, q0 = blk.q0, kend = blk.kend, t_begin = blk.t_begin, t_end = blk.t_end;
     const int w0 = q0 + 64 * wgi + 16 * wq; // this warp's rows [w0, w0 + 16)
     const size_t q_stride = blk.q_stride, kv_stride = blk.kv_stride;
@@ -249,7 +249,7 @@ __global__ void __launch_bounds__(Cfg::kThreads, Cfg::kMinBlocks)
         const int i = w0 + g + 8 * r;
         if (i >= T) continue;
         const float inv = l > 0.0f ? 1.0f / l : 0.0f;
-        floatX *orow = out + ((size_t)b * T + i) * q_stride + (size_t)h * D;
+        floatX *orow = out + ((size_t)b * T + i) * blk.o_stride + (size_t)h * D;
 #pragma unroll
         for (int nt = 0; nt < 8; nt++)
             *reinterpret_cast<__nv_bfloat162 *>(orow + nt * 8 + 2 * tq) =
@@ -262,9 +262,9 @@ __global__ void __launch_bounds__(Cfg::kThreads, Cfg::kMinBlocks)
 template <int D, class Cfg, class Keys>
 __global__ void __launch_bounds__(Cfg::kThreads, Cfg::kMinBlocks)
     attn_bwd_dq_wg_kernel(floatX *dq, const floatX *dout, const floatX *q, const floatX *k, const floatX *v,
-                          const float *lse, const float *delta, int T, int n_h, int n_kv,
+                          const float *lse, const float *delta, int T, int n_h, int n_kv, int ldq, int ldkv,
                           const __grid_constant__ Keys keys, float scale_log2, float scale, int reverse,
-                          floatX *self_dk, floatX *self_dv) {
+                          floatX *self_dk, floatX *self_dv, const float2 *rope) {
     static_assert(D == 64, "rows of 128 bytes");
     constexpr int BM = Cfg::kOwn, BN = Cfg::kStream, NT = Cfg::kThreads, S = Cfg::kStages;
     static_assert(BN == 64, "one 64-key product per step");
@@ -277,12 +277,12 @@ __global__ void __launch_bounds__(Cfg::kThreads, Cfg::kMinBlocks)
     // (wgi a constant 0 with one warpgroup: the operand descriptors then stay warp-uniform, in uniform registers)
     const int wgi = Cfg::kWG == 1 ? 0 : threadIdx.x / 128, wq = (threadIdx.x / 32) % 4, lane = threadIdx.x % 32,
               g = lane >> 2, tq = lane & 3;
-    const QueryBlock<D, BM, BN> blk(k, v, T, n_h, n_kv, keys, reverse);
+    const QueryBlock<D, BM, BN> blk(k, v, T, n_h, n_kv, ldq, ldkv, keys, reverse);
     const int h = blk.h, b = blk.b, kvh = blk.kvh, q0 = blk.q0, kend = blk.kend, t_begin = blk.t_begin,
               t_end = blk.t_end;
     const int w0 = q0 + 64 * wgi + 16 * wq; // this warp's rows [w0, w0 + 16)
     const size_t q_stride = blk.q_stride, kv_stride = blk.kv_stride;
-    const floatX *qb = q + blk.q_off, *dob = dout + blk.q_off, *kb = blk.kb, *vb = blk.vb;
+    const floatX *qb = q + blk.q_off, *dob = dout + blk.o_off, *kb = blk.kb, *vb = blk.vb;
     const floatX *gQ = sQ + 64 * wgi * 64, *gdO = sdO + 64 * wgi * 64;
     auto load_kv = [&](int t) { load_kv_swz<NT>(sK, sV, (t - t_begin) % S, kb, vb, kv_stride, t, kend, keys); };
 
@@ -295,7 +295,7 @@ __global__ void __launch_bounds__(Cfg::kThreads, Cfg::kMinBlocks)
     constexpr int P = S - 2;
     static_assert(P >= 1, "the backward's pipeline: 3 or more stages");
     load_tile_swz<BM, NT>(sQ, qb, q_stride, q0, T, [](int i) { return i; }, 1);
-    load_tile_swz<BM, NT>(sdO, dob, q_stride, q0, T, [](int i) { return i; }, 1);
+    load_tile_swz<BM, NT>(sdO, dob, blk.o_stride, q0, T, [](int i) { return i; }, 1);
 #pragma unroll
     for (int i = 0; i < P; i++) {
         if (t_begin + i < t_end) load_kv(t_begin + i);
@@ -305,6 +305,7 @@ __global__ void __launch_bounds__(Cfg::kThreads, Cfg::kMinBlocks)
     __syncthreads();
 
     float lse2[2], dlt[2];
+    float self_p[2], self_ds[2]; // checkpoint attention, no GQA: the self-only rows' dk, dv terms (p < 0: none)
     float dqa[8][4];
     zero_acc(dqa);
 #pragma unroll
@@ -326,18 +327,9 @@ __global__ void __launch_bounds__(Cfg::kThreads, Cfg::kMinBlocks)
                 dqa[nt][2 * r] += dl * bf_lo(kv);
                 dqa[nt][2 * r + 1] += dl * bf_hi(kv);
             }
-            if (self_dk && ok && keys.self_only(i)) {
-                floatX *dkr = self_dk + ((size_t)b * T + i) * kv_stride + (size_t)kvh * D;
-                floatX *dvr = self_dv + ((size_t)b * T + i) * kv_stride + (size_t)kvh * D;
-                const float ds = dl * scale;
-#pragma unroll
-                for (int nt = 0; nt < 8; nt++) {
-                    const int col = nt * 8 + 2 * tq;
-                    const uint32_t qw = swz_pair(sQ, i - q0, col), ow = swz_pair(sdO, i - q0, col);
-                    *reinterpret_cast<uint32_t *>(dkr + col) = pack_bf16(ds * bf_lo(qw), ds * bf_hi(qw));
-                    *reinterpret_cast<uint32_t *>(dvr + col) = pack_bf16(p * bf_lo(ow), p * bf_hi(ow));
-                }
-            }
+            // Stored after the main loop, with the row's dq and RoPE angles (Q, dO stay in shared memory).
+            self_p[r] = self_dk && ok && keys.self_only(i) ? p : -1.0f;
+            self_ds[r] = dl * scale;
         }
     }
 
@@ -396,11 +388,26 @@ __global__ void __launch_bounds__(Cfg::kThreads, Cfg::kMinBlocks)
     for (int r = 0; r < 2; r++) {
         const int i = w0 + g + 8 * r;
         if (i >= T) continue;
+        RopeRow rr;
+        if (rope) rope_row_load(rr, rope, i, tq);
         floatX *row = dq + ((size_t)b * T + i) * q_stride + (size_t)h * D;
+        float x[8][2];
 #pragma unroll
-        for (int nt = 0; nt < 8; nt++)
-            *reinterpret_cast<__nv_bfloat162 *>(row + nt * 8 + 2 * tq) =
-                __floats2bfloat162_rn(dqa[nt][2 * r] * scale, dqa[nt][2 * r + 1] * scale);
+        for (int nt = 0; nt < 8; nt++) x[nt][0] = dqa[nt][2 * r] * scale, x[nt][1] = dqa[nt][2 * r + 1] * scale;
+        store_frag_row(row, x, rope ? &rr : NULL, tq);
+        if (Keys::kSelfSeed && self_p[r] >= 0.0f) {
+            floatX *dkr = self_dk + ((size_t)b * T + i) * kv_stride + (size_t)kvh * D;
+            floatX *dvr = self_dv + ((size_t)b * T + i) * kv_stride + (size_t)kvh * D;
+            const float ds = self_ds[r], p = self_p[r];
+#pragma unroll
+            for (int nt = 0; nt < 8; nt++) {
+                const int col = nt * 8 + 2 * tq;
+                const uint32_t qw = swz_pair(sQ, i - q0, col), ow = swz_pair(sdO, i - q0, col);
+                x[nt][0] = ds * bf_lo(qw), x[nt][1] = ds * bf_hi(qw);
+                *reinterpret_cast<uint32_t *>(dvr + col) = pack_bf16(p * bf_lo(ow), p * bf_hi(ow));
+            }
+            store_frag_row(dkr, x, rope ? &rr : NULL, tq);
+        }
     }
 }
 
@@ -411,8 +418,8 @@ template <int D, class Cfg, class Keys>
 __global__ void __launch_bounds__(Cfg::kThreads, Cfg::kMinBlocks)
     attn_bwd_dkdv_wg_kernel(floatX *dk, floatX *dv, const floatX *dout, const floatX *q, const floatX *k,
                             const floatX *v, const float *lse, const float *delta, int T, int n_h, int n_kv,
-                            const __grid_constant__ Keys keys, float scale_log2, float scale, int q_chunk,
-                            float *part) {
+                            int ldq, int ldkv, const __grid_constant__ Keys keys, float scale_log2, float scale,
+                            int q_chunk, float *part, const float2 *rope) {
     static_assert(D == 64, "rows of 128 bytes");
     constexpr int BN = Cfg::kOwn, BM = Cfg::kStream, NT = Cfg::kThreads, S = Cfg::kStages;
     static_assert(BM == 64, "one 64-query product per step");
@@ -427,7 +434,7 @@ __global__ void __launch_bounds__(Cfg::kThreads, Cfg::kMinBlocks)
     // (wgi a constant 0 with one warpgroup: the operand descriptors then stay warp-uniform, in uniform registers)
     const int wgi = Cfg::kWG == 1 ? 0 : threadIdx.x / 128, wq = (threadIdx.x / 32) % 4, lane = threadIdx.x % 32,
               g = lane >> 2, tq = lane & 3;
-    const DkdvBlock<D, BN, BM> blk(k, v, T, n_h, n_kv, keys, q_chunk, part != NULL);
+    const DkdvBlock<D, BN, BM> blk(k, v, T, n_h, n_kv, ldq, ldkv, keys, q_chunk, part != NULL);
     if (blk.empty) return;
     const int kvh = blk.kvh, split = blk.split, b = blk.b, group = blk.group, n_keys = blk.n_keys, k0 = blk.k0,
               k1 = blk.k1, qt_begin = blk.qt_begin, qt_end = blk.qt_end, n_iter = blk.n_iter;
@@ -444,9 +451,9 @@ __global__ void __launch_bounds__(Cfg::kThreads, Cfg::kMinBlocks)
         const int h = kvh * group + ld_hh, q0 = ld_qt * BM;
         if (++ld_qt == qt_end) ld_qt = qt_begin, ld_hh++;
         const floatX *qb = q + (size_t)b * T * q_stride + (size_t)h * D;
-        const floatX *dob = dout + (size_t)b * T * q_stride + (size_t)h * D;
+        const floatX *dob = dout + (size_t)b * T * blk.o_stride + (size_t)h * D;
         load_tile_swz<BM, NT>(sQ + buf * BM * 64, qb, q_stride, q0, T, ident, 1);
-        load_tile_swz<BM, NT>(sdO + buf * BM * 64, dob, q_stride, q0, T, ident, 1);
+        load_tile_swz<BM, NT>(sdO + buf * BM * 64, dob, blk.o_stride, q0, T, ident, 1);
         const size_t stat = ((size_t)b * n_h + h) * T;
         static_assert(BM <= NT, "one statistic per thread at most");
         if (threadIdx.x < BM) {
@@ -567,14 +574,18 @@ __global__ void __launch_bounds__(Cfg::kThreads, Cfg::kMinBlocks)
     for (int r = 0; r < 2; r++) {
         const int j = w0 + g + 8 * r;
         if (j >= n_keys) continue;
-        const size_t off = ((size_t)b * T + keys.key_row(j)) * kv_stride + (size_t)kvh * D;
+        const int pos = keys.key_row(j);
+        const size_t off = ((size_t)b * T + pos) * kv_stride + (size_t)kvh * D;
+        float x[8][2];
 #pragma unroll
         for (int nt = 0; nt < 8; nt++) {
             const int col = nt * 8 + 2 * tq;
-            *reinterpret_cast<uint32_t *>(dk + off + col) =
-                pack_bf16(dka[nt][2 * r] * scale, dka[nt][2 * r + 1] * scale);
+            x[nt][0] = dka[nt][2 * r] * scale, x[nt][1] = dka[nt][2 * r + 1] * scale;
             *reinterpret_cast<uint32_t *>(dv + off + col) = pack_bf16(dva[nt][2 * r], dva[nt][2 * r + 1]);
         }
+        RopeRow rr;
+        if (rope) rope_row_load(rr, rope, pos, tq);
+        store_frag_row(dk + off, x, rope ? &rr : NULL, tq);
     }
 }
 

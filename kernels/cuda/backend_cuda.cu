@@ -272,40 +272,46 @@ static void linear_fwd(void *out, const void *x, const void *W, const void *bias
     PROF(2.0 * N * C_in * C_out, "linear_fwd N=%d Cin=%d Cout=%d%s", N, C_in, C_out, bias ? " bias" : "");
     linear_forward_cuda(out, x, W, bias, N, C_in, C_out, S());
 }
+static void linear_res_fwd(void *out, const void *x, const void *W, const void *residual, int N, int C_in,
+                           int C_out) {
+    PROF(2.0 * N * C_in * C_out, "linear_fwd N=%d Cin=%d Cout=%d +residual", N, C_in, C_out);
+    linear_residual_forward_cuda(out, x, W, residual, N, C_in, C_out, S());
+}
 static void linear_bwd(void *dx, float *dW, float *db, const void *dout, const void *x, const void *W, void *ws,
                        int N, int C_in, int C_out, int dx_mode) {
     PROF(4.0 * N * C_in * C_out, "linear_bwd N=%d Cin=%d Cout=%d%s%s", N, C_in, C_out, db ? " bias" : "",
          dx_mode == SCOUT_DX_ADD ? " dx+=" : "");
     linear_backward_cuda(dx, dW, db, dout, x, W, ws, N, C_in, C_out, dx_mode, S());
 }
-static void rope_fwd(void *x, int B, int T, int n_heads, int d, int pos0, float theta) {
+static void rope_fwd(void *x, int x_stride, int B, int T, int n_heads, int d, int pos0, float theta) {
     PROF(0, "rope_fwd B=%d T=%d heads=%d d=%d", B, T, n_heads, d);
-    rope_forward_cuda(x, B, T, n_heads, d, pos0, theta, S());
+    rope_forward_cuda(x, x_stride, B, T, n_heads, d, pos0, theta, S());
 }
-static void rope_bwd(void *dx, int B, int T, int n_heads, int d, int pos0, float theta) {
+static void rope_bwd(void *dx, int x_stride, int B, int T, int n_heads, int d, int pos0, float theta) {
     PROF(0, "rope_bwd B=%d T=%d heads=%d d=%d", B, T, n_heads, d);
-    rope_backward_cuda(dx, B, T, n_heads, d, pos0, theta, S());
+    rope_backward_cuda(dx, x_stride, B, T, n_heads, d, pos0, theta, S());
 }
-static void swa_fwd(void *out, float *lse, const void *q, const void *k, const void *v, int B, int T, int n_h,
-                    int n_kv, int d, int window) {
+static void swa_fwd(void *out, float *lse, const void *q, const void *k, const void *v, int q_stride,
+                    int kv_stride, int B, int T, int n_h, int n_kv, int d, int window) {
     PROF(0, "swa_fwd B=%d T=%d nh=%d nkv=%d d=%d W=%d", B, T, n_h, n_kv, d, window);
-    swa_attention_forward_cuda(out, lse, q, k, v, B, T, n_h, n_kv, d, window, S());
+    swa_attention_forward_cuda(out, lse, q, k, v, q_stride, kv_stride, B, T, n_h, n_kv, d, window, S());
 }
 static void swa_bwd(void *dq, void *dk, void *dv, const void *dout, const void *q, const void *k, const void *v,
-                    const void *out, const float *lse, void *ws, int B, int T, int n_h, int n_kv, int d,
-                    int window) {
+                    const void *out, const float *lse, void *ws, int q_stride, int kv_stride,
+                    int B, int T, int n_h, int n_kv, int d, int window, float rope_theta) {
     PROF(0, "swa_bwd B=%d T=%d nh=%d nkv=%d d=%d W=%d", B, T, n_h, n_kv, d, window);
-    swa_attention_backward_cuda(dq, dk, dv, dout, q, k, v, out, lse, ws, B, T, n_h, n_kv, d, window, S());
+    swa_attention_backward_cuda(dq, dk, dv, dout, q, k, v, out, lse, ws, q_stride, kv_stride, B, T, n_h, n_kv, d, window, rope_theta, S());
 }
-static void ckpt_fwd(void *out, float *lse, const void *q, const void *k, const void *v, int B, int T, int n_h,
-                     int n_kv, int d, int seg) {
+static void ckpt_fwd(void *out, float *lse, const void *q, const void *k, const void *v, int q_stride,
+                     int kv_stride, int B, int T, int n_h, int n_kv, int d, int seg) {
     PROF(0, "ckpt_fwd B=%d T=%d nh=%d nkv=%d d=%d s=%d", B, T, n_h, n_kv, d, seg);
-    checkpoint_attention_forward_cuda(out, lse, q, k, v, B, T, n_h, n_kv, d, seg, S());
+    checkpoint_attention_forward_cuda(out, lse, q, k, v, q_stride, kv_stride, B, T, n_h, n_kv, d, seg, S());
 }
 static void ckpt_bwd(void *dq, void *dk, void *dv, const void *dout, const void *q, const void *k, const void *v,
-                     const void *out, const float *lse, void *ws, int B, int T, int n_h, int n_kv, int d, int seg) {
+                     const void *out, const float *lse, void *ws, int q_stride, int kv_stride,
+                    int B, int T, int n_h, int n_kv, int d, int seg, float rope_theta) {
     PROF(0, "ckpt_bwd B=%d T=%d nh=%d nkv=%d d=%d s=%d", B, T, n_h, n_kv, d, seg);
-    checkpoint_attention_backward_cuda(dq, dk, dv, dout, q, k, v, out, lse, ws, B, T, n_h, n_kv, d, seg, S());
+    checkpoint_attention_backward_cuda(dq, dk, dv, dout, q, k, v, out, lse, ws, q_stride, kv_stride, B, T, n_h, n_kv, d, seg, rope_theta, S());
 }
 static void conv_fwd(void *out, const void *x, int x_stride, const void *w, const void *bias, int B, int T, int E,
                      int K) {
@@ -407,6 +413,7 @@ static scout_backend make_table(void) {
     t.rmsnorm_backward = rmsnorm_bwd;
     t.rmsnorm_backward_workspace_size = rmsnorm_backward_workspace_size_cuda;
     t.linear_forward = linear_fwd;
+    t.linear_residual_forward = linear_res_fwd;
     t.linear_backward = linear_bwd;
     t.linear_backward_workspace_size = linear_backward_workspace_size_cuda;
     t.rope_forward = rope_fwd;

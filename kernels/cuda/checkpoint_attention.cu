@@ -16,10 +16,10 @@
 #include "cuda/attention.cuh"
 
 extern "C" void checkpoint_attention_forward_cuda(void *out, float *lse, const void *q, const void *k, const void *v,
-                                                  int B, int T, int n_h, int n_kv, int d, int seg,
-                                                  cudaStream_t stream) {
+                                                  int q_stride, int kv_stride, int B, int T, int n_h, int n_kv, int d,
+                                                  int seg, cudaStream_t stream) {
     scout_require(seg >= 1, "checkpoint_attention: segment %d < 1", seg);
-    attn::attention_forward(out, lse, q, k, v, B, T, n_h, n_kv, d, attn::CkptKeys{T, seg}, 1, stream);
+    attn::attention_forward(out, lse, q, k, v, q_stride, kv_stride, B, T, n_h, n_kv, d, attn::CkptKeys{T, seg}, 1, stream);
 }
 
 // Workspace: Delta = rowsum(dO o O), [B, n_h, T] fp32, and the fp32 partial sums of the dk/dv kernel's split
@@ -31,9 +31,9 @@ extern "C" size_t checkpoint_attention_backward_workspace_size_cuda(int B, int T
 
 extern "C" void checkpoint_attention_backward_cuda(void *dq, void *dk, void *dv, const void *dout, const void *q,
                                                    const void *k, const void *v, const void *out, const float *lse,
-                                                   void *ws, int B, int T, int n_h, int n_kv, int d, int seg,
-                                                   cudaStream_t stream) {
+                                                   void *ws, int q_stride, int kv_stride, int B, int T, int n_h,
+                                                   int n_kv, int d, int seg, float rope_theta, cudaStream_t stream) {
     scout_require(seg >= 1, "checkpoint_attention: segment %d < 1", seg);
-    attn::attention_backward(dq, dk, dv, dout, q, k, v, out, lse, ws, B, T, n_h, n_kv, d, attn::CkptKeys{T, seg}, 1,
-                             stream);
+    attn::attention_backward(dq, dk, dv, dout, q, k, v, out, lse, ws, q_stride, kv_stride, B, T, n_h, n_kv, d,
+                             attn::CkptKeys{T, seg}, 1, rope_theta, stream);
 }

@@ -46,7 +46,7 @@ static uint32_t alignment_of(const void *p) {
 typedef struct {
     cudaDataType d_type;
     int trans_a, trans_b, m, n, k, lda, ldb, ldd, has_bias;
-    uint32_t al_a, al_b, al_d;
+    uint32_t al_a, al_b, al_c, al_d;
 } plan_key;
 
 // A cached plan: the descriptors and the algorithm for one key, built on the key's first call and kept for the
@@ -102,8 +102,8 @@ static void plan_build(gemm_plan *p, const plan_key *key) {
                                                      sizeof(key->al_a)));
     cublasCheck(cublasLtMatmulPreferenceSetAttribute(pref, CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_B_BYTES, &key->al_b,
                                                      sizeof(key->al_b)));
-    cublasCheck(cublasLtMatmulPreferenceSetAttribute(pref, CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_C_BYTES, &key->al_d,
-                                                     sizeof(key->al_d)));
+    cublasCheck(cublasLtMatmulPreferenceSetAttribute(pref, CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_C_BYTES, &key->al_c,
+                                                     sizeof(key->al_c)));
     cublasCheck(cublasLtMatmulPreferenceSetAttribute(pref, CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_D_BYTES, &key->al_d,
                                                      sizeof(key->al_d)));
     cublasLtMatmulHeuristicResult_t heur;
@@ -132,10 +132,13 @@ static gemm_plan *plan_get(const plan_key *key) {
     return p;
 }
 
-// D [m x n] (column-major, ld = ldd) = op(A) op(B) + beta D, op(A) m x k, op(B) k x n, all operands bf16;
-// D bf16 or fp32; bias (bf16, length m) added by the epilogue when not NULL.
+// D [m x n] (column-major, ld = ldd) = op(A) op(B) + beta C, op(A) m x k, op(B) k x n, all operands bf16;
+// C has D's type and layout and is D itself when NULL; D bf16 or fp32; bias (bf16, length m) added by the
+// epilogue when not NULL.
 static void matmul_lt(void *D, cudaDataType d_type, int ldd, const floatX *A, bool trans_a, int lda, const floatX *B,
-                      bool trans_b, int ldb, int m, int n, int k, const floatX *bias, float beta, cudaStream_t stream) {
+                      bool trans_b, int ldb, int m, int n, int k, const floatX *bias, const void *C, float beta,
+                      cudaStream_t stream) {
+    if (!C) C = D;
     scout_cuda_context *ctx = scout_cuda_ctx();
     plan_key key;
     memset(&key, 0, sizeof(key)); // padding too: keys are compared with memcmp
@@ -143,12 +146,12 @@ static void matmul_lt(void *D, cudaDataType d_type, int ldd, const floatX *A, bo
     key.trans_a = trans_a, key.trans_b = trans_b;
     key.m = m, key.n = n, key.k = k, key.lda = lda, key.ldb = ldb, key.ldd = ldd;
     key.has_bias = bias != NULL;
-    key.al_a = alignment_of(A), key.al_b = alignment_of(B), key.al_d = alignment_of(D);
+    key.al_a = alignment_of(A), key.al_b = alignment_of(B), key.al_c = alignment_of(C), key.al_d = alignment_of(D);
     gemm_plan *p = plan_get(&key);
     if (bias)
         cublasCheck(cublasLtMatmulDescSetAttribute(p->desc, CUBLASLT_MATMUL_DESC_BIAS_POINTER, &bias, sizeof(bias)));
     const float alpha = 1.0f;
-    cublasCheck(cublasLtMatmul(ctx->lt, p->desc, &alpha, A, p->la, B, p->lb, &beta, D, p->ld, D, p->ld, &p->algo,
+    cublasCheck(cublasLtMatmul(ctx->lt, p->desc, &alpha, A, p->la, B, p->lb, &beta, C, p->ld, D, p->ld, &p->algo,
                                ctx->lt_workspace, ctx->lt_workspace_size, stream));
 }
 
@@ -160,7 +163,16 @@ extern "C" void linear_forward_cuda(void *out, const void *x, const void *W, con
     if (N <= 0 || C_out <= 0) return;
     // out^T [C_out x N] = (W [C_in x C_out col-major])^T . x^T [C_in x N]
     matmul_lt(out, CUDA_R_16BF, C_out, (const floatX *)W, true, C_in, (const floatX *)x, false, C_in, C_out, N, C_in,
-              (const floatX *)bias, 0.0f, stream);
+              (const floatX *)bias, NULL, 0.0f, stream);
+}
+
+extern "C" void linear_residual_forward_cuda(void *out, const void *x, const void *W, const void *residual, int N,
+                                             int C_in, int C_out, cudaStream_t stream) {
+    if (N <= 0 || C_out <= 0) return;
+    // As linear_forward_cuda with C = residual, beta = 1: the epilogue adds the residual to the fp32 product and
+    // rounds once, and the separate add pass over [N, C_out] (two reads and a write) is gone.
+    matmul_lt(out, CUDA_R_16BF, C_out, (const floatX *)W, true, C_in, (const floatX *)x, false, C_in, C_out, N, C_in,
+              NULL, residual, 1.0f, stream);
 }
 
 // Workspace: the bias gradient's partial column sums, one fp32 row per kRowsPerBlock rows of dout.
@@ -176,10 +188,10 @@ extern "C" void linear_backward_cuda(void *dx, float *dW, float *db, const void 
     // dx^T [C_in x N] (+)= W [C_in x C_out] . dout^T [C_out x N]   (beta = 0: written; 1: accumulated, the sum
     // formed in fp32 by the epilogue and rounded to bf16 once)
     matmul_lt(dx, CUDA_R_16BF, C_in, (const floatX *)W, false, C_in, (const floatX *)dout, false, C_out, C_in, N,
-              C_out, NULL, dx_mode == SCOUT_DX_ADD ? 1.0f : 0.0f, stream);
+              C_out, NULL, NULL, dx_mode == SCOUT_DX_ADD ? 1.0f : 0.0f, stream);
     // dW^T [C_in x C_out] += x^T [C_in x N] . (dout^T [C_out x N])^T   (accumulated in fp32: beta = 1)
     matmul_lt(dW, CUDA_R_32F, C_in, (const floatX *)x, false, C_in, (const floatX *)dout, true, C_out, C_in, C_out, N,
-              NULL, 1.0f, stream);
+              NULL, NULL, 1.0f, stream);
     if (!db) return;
     float *partial = (float *)ws;
     const int n_blocks = ceil_div(N, kRowsPerBlock);

@@ -89,25 +89,30 @@ size_t rmsnorm_backward_workspace_size_cuda(int N, int C);
 
 void linear_forward_cuda(void *out, const void *x, const void *W, const void *bias, int N, int C_in, int C_out,
                          cudaStream_t stream);
+void linear_residual_forward_cuda(void *out, const void *x, const void *W, const void *residual, int N, int C_in,
+                                  int C_out, cudaStream_t stream);
 void linear_backward_cuda(void *dx, float *dW, float *db, const void *dout, const void *x, const void *W, void *ws,
                           int N, int C_in, int C_out, int dx_mode, cudaStream_t stream);
 size_t linear_backward_workspace_size_cuda(int N, int C_in, int C_out);
 
-void rope_forward_cuda(void *x, int B, int T, int n_heads, int d, int pos0, float theta, cudaStream_t stream);
-void rope_backward_cuda(void *dx, int B, int T, int n_heads, int d, int pos0, float theta, cudaStream_t stream);
+void rope_forward_cuda(void *x, int x_stride, int B, int T, int n_heads, int d, int pos0, float theta, cudaStream_t stream);
+void rope_backward_cuda(void *dx, int x_stride, int B, int T, int n_heads, int d, int pos0, float theta, cudaStream_t stream);
 
-void swa_attention_forward_cuda(void *out, float *lse, const void *q, const void *k, const void *v, int B, int T,
-                                int n_h, int n_kv, int d, int window, cudaStream_t stream);
+void swa_attention_forward_cuda(void *out, float *lse, const void *q, const void *k, const void *v, int q_stride,
+                                int kv_stride, int B, int T, int n_h, int n_kv, int d, int window, cudaStream_t stream);
 void swa_attention_backward_cuda(void *dq, void *dk, void *dv, const void *dout, const void *q, const void *k,
-                                 const void *v, const void *out, const float *lse, void *ws, int B, int T, int n_h,
-                                 int n_kv, int d, int window, cudaStream_t stream);
+                                 const void *v, const void *out, const float *lse, void *ws, int q_stride,
+                                 int kv_stride, int B, int T, int n_h, int n_kv, int d, int window, float rope_theta,
+                                 cudaStream_t stream);
 size_t swa_attention_backward_workspace_size_cuda(int B, int T, int n_h, int n_kv, int d);
 
-void checkpoint_attention_forward_cuda(void *out, float *lse, const void *q, const void *k, const void *v, int B,
-                                       int T, int n_h, int n_kv, int d, int seg, cudaStream_t stream);
+void checkpoint_attention_forward_cuda(void *out, float *lse, const void *q, const void *k, const void *v,
+                                       int q_stride, int kv_stride, int B, int T, int n_h, int n_kv, int d, int seg,
+                                       cudaStream_t stream);
 void checkpoint_attention_backward_cuda(void *dq, void *dk, void *dv, const void *dout, const void *q,
                                         const void *k, const void *v, const void *out, const float *lse, void *ws,
-                                        int B, int T, int n_h, int n_kv, int d, int seg, cudaStream_t stream);
+                                        int q_stride, int kv_stride, int B, int T, int n_h, int n_kv, int d, int seg,
+                                        float rope_theta, cudaStream_t stream);
 size_t checkpoint_attention_backward_workspace_size_cuda(int B, int T, int n_h, int n_kv, int d, int seg);
 
 void causal_conv1d_forward_cuda(void *out, const void *x, int x_stride, const void *w, const void *bias, int B,

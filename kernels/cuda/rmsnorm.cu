@@ -3,6 +3,10 @@
 //
 // Forward: one warp per row (C is a few thousand at most, so a warp's 32 lanes with 16-byte loads cover a row
 // in a few steps, and the row statistic needs only warp shuffles). rstd is saved in fp32 for the backward.
+// When C is a multiple of 256 up to 1024 (the 0.4-0.5B SCOUT configs), the row lives in registers (CH 16-byte chunks per
+// lane, all loads issued at once) and w in registers for all the warp's rows: each tensor is read once, from
+// memory, with C / 256 loads in flight per lane; the loop versions read every row twice (the second time from
+// L1) and issue one load at a time, which held the backward at ~2.5 TB/s.
 // Backward, deterministic: dw is a sum over all N rows, which a float atomicAdd per block would make
 // run-to-run variable. Instead each block owns kRowsPerBlock consecutive rows: its warps write dx for those
 // rows and sum g x rstd in shared memory, one fp32 row per warp, which the block adds in warp order into a
@@ -110,17 +114,126 @@ __global__ void rmsnorm_backward_kernel(floatX *dx, float *partial, const floatX
     }
 }
 
+// The same two kernels with the row in registers: lane l holds columns (32 ch + l) 8 .. + 8 for ch < CH (C = 256 CH):
+// every load instruction of a warp reads 512 contiguous bytes. Same arithmetic, in the same order, as above.
+template <int CH>
+__global__ void __launch_bounds__(32 * kWarps, 2) rmsnorm_forward_reg_kernel(floatX *out, float *rstd, const floatX *x, const floatX *w, int N,
+                                           float eps) {
+    constexpr int C = 256 * CH;
+    const int lane = threadIdx.x % 32, warps = gridDim.x * (blockDim.x / 32);
+    x128 vw[CH];
+#pragma unroll
+    for (int ch = 0; ch < CH; ch++) vw[ch] = load128(w + (ch * 32 + lane) * 8);
+    for (int row = blockIdx.x * (blockDim.x / 32) + threadIdx.x / 32; row < N; row += warps) {
+        const floatX *xr = x + (size_t)row * C;
+        x128 vx[CH];
+#pragma unroll
+        for (int ch = 0; ch < CH; ch++) vx[ch] = load128(xr + (ch * 32 + lane) * 8);
+        float ss = 0.0f;
+#pragma unroll
+        for (int ch = 0; ch < CH; ch++)
+#pragma unroll
+            for (int k = 0; k < 8; k++) ss += bf2f(vx[ch][k]) * bf2f(vx[ch][k]);
+        ss = warp_reduce_sum(ss);
+        const float r = rsqrtf(ss / C + eps);
+        if (lane == 0) rstd[row] = r;
+        floatX *yr = out + (size_t)row * C;
+#pragma unroll
+        for (int ch = 0; ch < CH; ch++) {
+            x128 o;
+#pragma unroll
+            for (int k = 0; k < 8; k++) o[k] = f2bf(bf2f(vx[ch][k]) * r * bf2f(vw[ch][k]));
+            store128(yr + (ch * 32 + lane) * 8, o);
+        }
+    }
+}
+
+template <int CH, bool ADD>
+__global__ void __launch_bounds__(32 * kWarps, 2) rmsnorm_backward_reg_kernel(floatX *dx, float *partial, const floatX *dout, const floatX *x,
+                                            const floatX *w, const float *rstd, int N) {
+    constexpr int C = 256 * CH;
+    extern __shared__ float dw_rows[]; // [kWarps, C], columns at dw_slot<8>
+    const int warp = threadIdx.x / 32, lane = threadIdx.x % 32;
+    const int row0 = blockIdx.x * kRowsPerBlock, row1 = min(row0 + kRowsPerBlock, N);
+    float *dw_mine = dw_rows + (size_t)warp * C;
+    x128 vw[CH];
+#pragma unroll
+    for (int ch = 0; ch < CH; ch++) {
+        vw[ch] = load128(w + (ch * 32 + lane) * 8);
+#pragma unroll
+        for (int k = 0; k < 8; k++) dw_mine[dw_slot<8>((ch * 32 + lane) * 8 + k, C)] = 0.0f;
+    }
+    for (int row = row0 + warp; row < row1; row += kWarps) {
+        const floatX *xr = x + (size_t)row * C, *gr = dout + (size_t)row * C;
+        floatX *dxr = dx + (size_t)row * C;
+        x128 vx[CH], vg[CH], old[CH];
+#pragma unroll
+        for (int ch = 0; ch < CH; ch++) {
+            const int c = (ch * 32 + lane) * 8;
+            vx[ch] = load128(xr + c), vg[ch] = load128(gr + c);
+            if (ADD) old[ch] = load128(dxr + c);
+        }
+        const float r = rstd[row];
+        float gx = 0.0f;
+#pragma unroll
+        for (int ch = 0; ch < CH; ch++)
+#pragma unroll
+            for (int k = 0; k < 8; k++) gx += bf2f(vg[ch][k]) * bf2f(vw[ch][k]) * bf2f(vx[ch][k]);
+        gx = warp_reduce_sum(gx);
+        const float kk = gx / C * r * r * r;
+#pragma unroll
+        for (int ch = 0; ch < CH; ch++) {
+            const int c = (ch * 32 + lane) * 8;
+            x128 o;
+#pragma unroll
+            for (int k = 0; k < 8; k++) {
+                const float g = bf2f(vg[ch][k]), xv = bf2f(vx[ch][k]);
+                const float d = r * g * bf2f(vw[ch][k]) - kk * xv;
+                o[k] = f2bf(ADD ? bf2f(old[ch][k]) + d : d);
+                dw_mine[dw_slot<8>(c + k, C)] += g * xv * r;
+            }
+            store128(dxr + c, o);
+        }
+    }
+    __syncthreads();
+    for (int c = threadIdx.x; c < C; c += blockDim.x) {
+        float acc = 0.0f;
+        for (int k = 0; k < kWarps; k++) acc += dw_rows[(size_t)k * C + dw_slot<8>(c, C)];
+        partial[(size_t)blockIdx.x * C + c] = acc;
+    }
+}
+
+// CH of the register kernels for C, or 0 when they do not apply (C not a multiple of 256, or over 1024: the
+// row, its gradient and w would not fit in the 128 registers that let two blocks share an SM).
+static int reg_chunks(int C) { return C % 256 == 0 && C / 256 >= 1 && C / 256 <= 4 ? C / 256 : 0; }
+
 // ----------------------------------------------------------------------------------------------------------
 // kernel launchers
 
 static bool rows16(const void *p, int C) { return aligned16(p) && C % 8 == 0; }
+
+// A grid-stride loop over rows: each warp keeps w in registers for two rows (with eight, too few warps were left
+// to keep enough loads in flight: 20.5 us per 16384 x 1024 call either way, ~3.3 TB/s).
+template <int CH>
+static void forward_reg(void *out, float *rstd, const void *x, const void *w, int N, float eps, cudaStream_t stream) {
+    rmsnorm_forward_reg_kernel<CH><<<ceil_div(N, kWarps * 2), 32 * kWarps, 0, stream>>>(
+        (floatX *)out, rstd, (const floatX *)x, (const floatX *)w, N, eps);
+}
 
 extern "C" void rmsnorm_forward_cuda(void *out, float *rstd, const void *x, const void *w, int N, int C, float eps,
                                      cudaStream_t stream) {
     if (N <= 0 || C <= 0) return;
     const int block = 32 * kWarps;
     const int grid = ceil_div(N, kWarps);
-    if (rows16(out, C) && rows16(x, C) && aligned16(w))
+    const int ch = rows16(out, C) && rows16(x, C) && aligned16(w) ? reg_chunks(C) : 0;
+    if (ch) {
+        switch (ch) {
+        case 1: forward_reg<1>(out, rstd, x, w, N, eps, stream); break;
+        case 2: forward_reg<2>(out, rstd, x, w, N, eps, stream); break;
+        case 3: forward_reg<3>(out, rstd, x, w, N, eps, stream); break;
+        default: forward_reg<4>(out, rstd, x, w, N, eps, stream); break;
+        }
+    } else if (rows16(out, C) && rows16(x, C) && aligned16(w))
         rmsnorm_forward_kernel<8><<<grid, block, 0, stream>>>((floatX *)out, rstd, (const floatX *)x,
                                                               (const floatX *)w, N, C, eps);
     else
@@ -135,18 +248,33 @@ extern "C" size_t rmsnorm_backward_workspace_size_cuda(int N, int C) {
     return (size_t)ceil_div(N, kRowsPerBlock) * C * sizeof(float);
 }
 
+// Launches `kernel` with `smem` bytes of dynamic shared memory, its limit raised first when that is over the
+// default (once per kernel: *smem_set remembers the largest size set).
+template <class Kernel, class... Args>
+static void launch_with_smem(Kernel kernel, size_t *smem_set, int n_blocks, size_t smem, cudaStream_t stream,
+                             Args... args) {
+    if (smem > *smem_set) {
+        cudaCheck(cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, (int)smem));
+        *smem_set = smem;
+    }
+    kernel<<<n_blocks, 32 * kWarps, smem, stream>>>(args...);
+    cudaCheck(cudaGetLastError());
+}
+
 // The kernel instance for (VEC, ADD), its dynamic shared-memory limit raised once to the largest size asked for.
 template <int VEC, bool ADD>
 static void launch_backward(floatX *dx, float *partial, const floatX *dout, const floatX *x, const floatX *w,
                             const float *rstd, int N, int C, int n_blocks, size_t smem, cudaStream_t stream) {
     static size_t smem_set = 48 << 10; // the default limit
-    if (smem > smem_set) {
-        cudaCheck(cudaFuncSetAttribute(rmsnorm_backward_kernel<VEC, ADD>,
-                                       cudaFuncAttributeMaxDynamicSharedMemorySize, (int)smem));
-        smem_set = smem;
-    }
-    rmsnorm_backward_kernel<VEC, ADD><<<n_blocks, 32 * kWarps, smem, stream>>>(dx, partial, dout, x, w, rstd, N, C);
-    cudaCheck(cudaGetLastError());
+    launch_with_smem(rmsnorm_backward_kernel<VEC, ADD>, &smem_set, n_blocks, smem, stream, dx, partial, dout, x, w,
+                     rstd, N, C);
+}
+template <int CH, bool ADD>
+static void launch_backward_reg(floatX *dx, float *partial, const floatX *dout, const floatX *x, const floatX *w,
+                                const float *rstd, int N, int n_blocks, size_t smem, cudaStream_t stream) {
+    static size_t smem_set = 48 << 10;
+    launch_with_smem(rmsnorm_backward_reg_kernel<CH, ADD>, &smem_set, n_blocks, smem, stream, dx, partial, dout, x, w,
+                     rstd, N);
 }
 
 extern "C" void rmsnorm_backward_cuda(void *dx, float *dw, const void *dout, const void *x, const void *w,
@@ -162,7 +290,19 @@ extern "C" void rmsnorm_backward_cuda(void *dx, float *dw, const void *dout, con
     const floatX *g = (const floatX *)dout, *xx = (const floatX *)x, *ww = (const floatX *)w;
     const bool v8 = rows16(dx, C) && rows16(dout, C) && rows16(x, C) && aligned16(w);
     const bool add = dx_mode == SCOUT_DX_ADD;
-    if (v8 && add) launch_backward<8, true>(d, partial, g, xx, ww, rstd, N, C, n_blocks, smem, stream);
+    const int ch = v8 ? reg_chunks(C) : 0;
+    if (ch) {
+        switch (ch * 2 + add) {
+        case 2: launch_backward_reg<1, false>(d, partial, g, xx, ww, rstd, N, n_blocks, smem, stream); break;
+        case 3: launch_backward_reg<1, true>(d, partial, g, xx, ww, rstd, N, n_blocks, smem, stream); break;
+        case 4: launch_backward_reg<2, false>(d, partial, g, xx, ww, rstd, N, n_blocks, smem, stream); break;
+        case 5: launch_backward_reg<2, true>(d, partial, g, xx, ww, rstd, N, n_blocks, smem, stream); break;
+        case 6: launch_backward_reg<3, false>(d, partial, g, xx, ww, rstd, N, n_blocks, smem, stream); break;
+        case 7: launch_backward_reg<3, true>(d, partial, g, xx, ww, rstd, N, n_blocks, smem, stream); break;
+        case 8: launch_backward_reg<4, false>(d, partial, g, xx, ww, rstd, N, n_blocks, smem, stream); break;
+        default: launch_backward_reg<4, true>(d, partial, g, xx, ww, rstd, N, n_blocks, smem, stream); break;
+        }
+    } else if (v8 && add) launch_backward<8, true>(d, partial, g, xx, ww, rstd, N, C, n_blocks, smem, stream);
     else if (v8) launch_backward<8, false>(d, partial, g, xx, ww, rstd, N, C, n_blocks, smem, stream);
     else if (add) launch_backward<1, true>(d, partial, g, xx, ww, rstd, N, C, n_blocks, smem, stream);
     else launch_backward<1, false>(d, partial, g, xx, ww, rstd, N, C, n_blocks, smem, stream);

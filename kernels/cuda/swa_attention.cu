@@ -8,12 +8,13 @@
 // tile of keys [k0, k1), the query tiles of [k0, k1 - 1 + window - 1] of every head of the GQA group.
 #include "cuda/attention.cuh"
 
-extern "C" void swa_attention_forward_cuda(void *out, float *lse, const void *q, const void *k, const void *v, int B,
-                                           int T, int n_h, int n_kv, int d, int window, cudaStream_t stream) {
+extern "C" void swa_attention_forward_cuda(void *out, float *lse, const void *q, const void *k, const void *v,
+                                           int q_stride, int kv_stride, int B, int T, int n_h, int n_kv, int d,
+                                           int window, cudaStream_t stream) {
     scout_require(window >= 1, "swa_attention: window %d < 1", window);
     // reverse: the last query tiles see the most keys when the window is not full (causal attention, the
     // first window of a sequence), so they start first and the tail is short.
-    attn::attention_forward(out, lse, q, k, v, B, T, n_h, n_kv, d, attn::SwaKeys{T, window}, 1, stream);
+    attn::attention_forward(out, lse, q, k, v, q_stride, kv_stride, B, T, n_h, n_kv, d, attn::SwaKeys{T, window}, 1, stream);
 }
 
 // Workspace: Delta = rowsum(dO o O), [B, n_h, T] fp32.
@@ -23,8 +24,9 @@ extern "C" size_t swa_attention_backward_workspace_size_cuda(int B, int T, int n
 
 extern "C" void swa_attention_backward_cuda(void *dq, void *dk, void *dv, const void *dout, const void *q,
                                             const void *k, const void *v, const void *out, const float *lse, void *ws,
-                                            int B, int T, int n_h, int n_kv, int d, int window, cudaStream_t stream) {
+                                            int q_stride, int kv_stride, int B, int T, int n_h, int n_kv, int d,
+                                            int window, float rope_theta, cudaStream_t stream) {
     scout_require(window >= 1, "swa_attention: window %d < 1", window);
-    attn::attention_backward(dq, dk, dv, dout, q, k, v, out, lse, ws, B, T, n_h, n_kv, d, attn::SwaKeys{T, window}, 1,
-                             stream);
+    attn::attention_backward(dq, dk, dv, dout, q, k, v, out, lse, ws, q_stride, kv_stride, B, T, n_h, n_kv, d,
+                             attn::SwaKeys{T, window}, 1, rope_theta, stream);
 }

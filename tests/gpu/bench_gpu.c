@@ -5,6 +5,8 @@
 //   bench_gpu --attn-tiles [LIST]    only the attention kernels, once per tile-shape choice (attention.cuh's
 //                                    Tile<>): LIST is ';'-separated SCOUT_ATTN_TILES specs, by default one
 //                                    row per shape of each kernel; one table row per choice
+//   --rope                           the attention backward also takes dq, dk back through RoPE (theta 1e6),
+//                                    as the trainer calls it (default: without, as PyTorch's SDPA is timed)
 //
 // Method (.library/device/METHOD.md): random inputs (never zeros), warm-up runs, then CUDA events around each of
 // kReps runs and the median. Every buffer is larger than the L2 (50 MB) or the kernel streams well past it, so
@@ -17,6 +19,7 @@
 #include "gpu_harness.h"
 
 static int g_quick = 0, g_tiny = 0;
+static float g_rope_theta = 0.0f; // --rope: the backward folds RoPE's backward into its stores, as in training
 static int kReps = 10;
 
 static cudaStream_t S;
@@ -134,18 +137,23 @@ typedef struct {
 } att_ctx;
 static void run_att_fwd(void *c) {
     att_ctx *a = c;
+    const int ldq = a->nh * a->d, ldkv = a->nkv * a->d; // contiguous q, k, v
     if (a->ckpt)
-        checkpoint_attention_forward_cuda(a->out, a->lse, a->q, a->k, a->v, a->B, a->T, a->nh, a->nkv, a->d, a->arg, S);
-    else swa_attention_forward_cuda(a->out, a->lse, a->q, a->k, a->v, a->B, a->T, a->nh, a->nkv, a->d, a->arg, S);
+        checkpoint_attention_forward_cuda(a->out, a->lse, a->q, a->k, a->v, ldq, ldkv, a->B, a->T, a->nh, a->nkv, a->d,
+                                          a->arg, S);
+    else
+        swa_attention_forward_cuda(a->out, a->lse, a->q, a->k, a->v, ldq, ldkv, a->B, a->T, a->nh, a->nkv, a->d, a->arg,
+                                   S);
 }
 static void run_att_bwd(void *c) {
     att_ctx *a = c;
+    const int ldq = a->nh * a->d, ldkv = a->nkv * a->d;
     if (a->ckpt)
-        checkpoint_attention_backward_cuda(a->dq, a->dk, a->dv, a->dout, a->q, a->k, a->v, a->out, a->lse, a->ws, a->B,
-                                           a->T, a->nh, a->nkv, a->d, a->arg, S);
+        checkpoint_attention_backward_cuda(a->dq, a->dk, a->dv, a->dout, a->q, a->k, a->v, a->out, a->lse, a->ws, ldq,
+                                           ldkv, a->B, a->T, a->nh, a->nkv, a->d, a->arg, g_rope_theta, S);
     else
-        swa_attention_backward_cuda(a->dq, a->dk, a->dv, a->dout, a->q, a->k, a->v, a->out, a->lse, a->ws, a->B, a->T,
-                                    a->nh, a->nkv, a->d, a->arg, S);
+        swa_attention_backward_cuda(a->dq, a->dk, a->dv, a->dout, a->q, a->k, a->v, a->out, a->lse, a->ws, ldq, ldkv,
+                                    a->B, a->T, a->nh, a->nkv, a->d, a->arg, g_rope_theta, S);
 }
 // (query, key) pairs in the key sets of one (b, h): sum over i of |S_i|.
 static double att_pairs(int ckpt, int T, int arg) {
@@ -420,11 +428,12 @@ int main(int argc, char **argv) {
     for (int i = 1; i < argc; i++) {
         if (strcmp(argv[i], "--quick") == 0) g_quick = 1;
         else if (strcmp(argv[i], "--tiny") == 0) g_quick = g_tiny = 1, kReps = 1;
+        else if (strcmp(argv[i], "--rope") == 0) g_rope_theta = 1e6f;
         else if (strcmp(argv[i], "--attn-tiles") == 0) {
             attn_tiles = 1;
             if (i + 1 < argc && argv[i + 1][0] != '-') attn_list = argv[++i];
         } else {
-            fprintf(stderr, "usage: %s [--quick | --tiny] [--attn-tiles [SPEC;SPEC;...]]\n", argv[0]);
+            fprintf(stderr, "usage: %s [--quick | --tiny] [--rope] [--attn-tiles [SPEC;SPEC;...]]\n", argv[0]);
             return 2;
         }
     }

@@ -257,6 +257,11 @@ static void launch_lin_fwd(tens *t, void *c, void *ws) {
     (void)ws;
     G->linear_forward(P(3), P(0), P(1), e->bias ? P(2) : NULL, e->N, e->Cin, e->Cout);
 }
+static void launch_lin_res_fwd(tens *t, void *c, void *ws) {
+    lin_ctx *e = c;
+    (void)ws;
+    G->linear_residual_forward(P(3), P(0), P(1), P(2), e->N, e->Cin, e->Cout);
+}
 static void launch_lin_bwd(tens *t, void *c, void *ws) {
     lin_ctx *e = c;
     G->linear_backward(P(3), PF(4), e->bias ? PF(5) : NULL, P(0), P(1), P(2), ws, e->N, e->Cin, e->Cout,
@@ -275,6 +280,16 @@ static void test_linear(int N, int Cin, int Cout, int bias, int dx_mode) {
                  {"out", K_BF16, R_OUT, (size_t)N * Cout, NULL, out, 0, 0, 0, BF16_BOUND, 0, {0}, {0}, {0}}};
     const char *shape = fmt("N=%d Cin=%d Cout=%d%s", N, Cin, Cout, bias ? " bias" : "");
     if (!add) run_case("linear_forward", shape, f, 4, 0, launch_lin_fwd, &e);
+    if (!add && !bias) { // the residual form: the residual added in the product's epilogue
+        float *res = host_random((size_t)N * Cout, -1, 1, 1), *out_res = zeros((size_t)N * Cout);
+        linear_residual_forward_cpu(out_res, x, W, res, N, Cin, Cout);
+        tens r[4] = {{"x", K_BF16, R_IN, (size_t)N * Cin, x, NULL, 0, 0, 0, 0, 0, {0}, {0}, {0}},
+                     {"W", K_BF16, R_IN, (size_t)Cout * Cin, W, NULL, 0, 0, 0, 0, 0, {0}, {0}, {0}},
+                     {"residual", K_BF16, R_IN, (size_t)N * Cout, res, NULL, 0, 0, 0, 0, 0, {0}, {0}, {0}},
+                     {"out", K_BF16, R_OUT, (size_t)N * Cout, NULL, out_res, 0, 0, 0, BF16_BOUND, 0, {0}, {0}, {0}}};
+        run_case("linear_residual_forward", shape, r, 4, 0, launch_lin_res_fwd, &e);
+        free(res), free(out_res);
+    }
     float *dout = host_random((size_t)N * Cout, -1, 1, 1);
     float *dx0 = add ? host_random((size_t)N * Cin, -1, 1, 1) : NULL;
     float *dx = add ? host_copy(dx0, (size_t)N * Cin) : zeros((size_t)N * Cin);
@@ -295,78 +310,145 @@ static void test_linear(int N, int Cin, int Cout, int bias, int dx_mode) {
 
 // ---- rope -----------------------------------------------------------------------------------------------------
 
-typedef struct { int B, T, H, d, pos0; float theta; } rope_ctx;
+typedef struct { int B, T, H, d, pos0, ld; float theta; } rope_ctx;
 static void launch_rope_fwd(tens *t, void *c, void *ws) {
     rope_ctx *e = c;
     (void)ws;
-    G->rope_forward(P(0), e->B, e->T, e->H, e->d, e->pos0, e->theta);
+    G->rope_forward(P(0), e->ld, e->B, e->T, e->H, e->d, e->pos0, e->theta);
 }
 static void launch_rope_bwd(tens *t, void *c, void *ws) {
     rope_ctx *e = c;
     (void)ws;
-    G->rope_backward(P(0), e->B, e->T, e->H, e->d, e->pos0, e->theta);
+    G->rope_backward(P(0), e->ld, e->B, e->T, e->H, e->d, e->pos0, e->theta);
 }
-static void test_rope(int B, int T, int H, int d, int pos0, float theta) {
+// ld: the row stride (H d: contiguous; more: the heads are the first H d columns of longer rows, the rest of
+// each row must stay as it was).
+static void test_rope(int B, int T, int H, int d, int pos0, float theta, int ld) {
     if (!selected("rope")) return;
-    rope_ctx e = {B, T, H, d, pos0, theta};
-    size_t n = (size_t)B * T * H * d;
+    rope_ctx e = {B, T, H, d, pos0, ld, theta};
+    size_t n = (size_t)B * T * ld;
     float *x = host_random(n, -2, 2, 1), *y = host_copy(x, n), *z = host_copy(x, n);
-    rope_forward_cpu(y, B, T, H, d, pos0, theta);
-    rope_backward_cpu(z, B, T, H, d, pos0, theta);
-    const char *shape = fmt("B=%d T=%d H=%d d=%d pos0=%d", B, T, H, d, pos0);
-    tens f[1] = {{"x(inplace)", K_BF16, R_INOUT, n, x, y, 0, 0, 0, BF16_BOUND, 0, {0}, {0}, {0}}};
+    rope_forward_cpu(y, ld, B, T, H, d, pos0, theta);
+    rope_backward_cpu(z, ld, B, T, H, d, pos0, theta);
+    const char *shape = fmt("B=%d T=%d H=%d d=%d pos0=%d%s", B, T, H, d, pos0, ld > H * d ? fmt(" ld=%d", ld) : "");
+    const int stride = ld > H * d ? ld : 0;
+    tens f[1] = {{"x(inplace)", K_BF16, R_INOUT, n, x, y, stride, 0, H * d, BF16_BOUND, 0, {0}, {0}, {0}}};
     run_case("rope_forward", shape, f, 1, 0, launch_rope_fwd, &e);
-    tens b[1] = {{"dx(inplace)", K_BF16, R_INOUT, n, x, z, 0, 0, 0, BF16_BOUND, 0, {0}, {0}, {0}}};
+    tens b[1] = {{"dx(inplace)", K_BF16, R_INOUT, n, x, z, stride, 0, H * d, BF16_BOUND, 0, {0}, {0}, {0}}};
     run_case("rope_backward", shape, b, 1, 0, launch_rope_bwd, &e);
     free(x), free(y), free(z);
 }
 
 // ---- attention ------------------------------------------------------------------------------------------------
 
-typedef struct { int B, T, nh, nkv, d, arg, ckpt, general; } att_ctx;
+// stacked: q, k, v are the column blocks of one [B T, ld] tensor (ld = QD + 2 KD + 8, as the model's stacked
+// projection output plus 8 columns that must stay untouched), dq / dk / dv likewise; else three contiguous ones.
+// theta > 0: the backward also takes dq, dk back through RoPE (rope_theta of the op), as the model calls it.
+typedef struct {
+    int B, T, nh, nkv, d, arg, ckpt, general, stacked, ldq, ldkv;
+    float theta;
+} att_ctx;
+// Column block `blk` (0 q, 1 k, 2 v) of the stacked tensor at device pointer p.
+static void *att_col(const att_ctx *e, void *p, int blk) {
+    const int QD = e->nh * e->d, KD = e->nkv * e->d;
+    return (char *)p + (size_t)(blk == 0 ? 0 : blk == 1 ? QD : QD + KD) * 2;
+}
+// Tensors: stacked fwd {qkv, out, lse}, bwd {dout, qkv, out, lse, dqkv}; else fwd {q, k, v, out, lse}, bwd {dout,
+// q, k, v, out, lse, dq, dk, dv}.
 static void launch_att_fwd(tens *t, void *c, void *ws) {
     att_ctx *e = c;
     (void)ws;
     int old = scout_cuda_set_flag(SCOUT_CUDA_ATTENTION_GENERAL, e->general);
-    if (e->ckpt) G->checkpoint_attention_forward(P(3), PF(4), P(0), P(1), P(2), e->B, e->T, e->nh, e->nkv, e->d, e->arg);
-    else G->swa_attention_forward(P(3), PF(4), P(0), P(1), P(2), e->B, e->T, e->nh, e->nkv, e->d, e->arg);
+    const int s = e->stacked;
+    void *q = s ? att_col(e, P(0), 0) : P(0), *k = s ? att_col(e, P(0), 1) : P(1), *v = s ? att_col(e, P(0), 2) : P(2);
+    void *out = P(s ? 1 : 3);
+    float *lse = PF(s ? 2 : 4);
+    if (e->ckpt)
+        G->checkpoint_attention_forward(out, lse, q, k, v, e->ldq, e->ldkv, e->B, e->T, e->nh, e->nkv, e->d, e->arg);
+    else G->swa_attention_forward(out, lse, q, k, v, e->ldq, e->ldkv, e->B, e->T, e->nh, e->nkv, e->d, e->arg);
     scout_cuda_set_flag(SCOUT_CUDA_ATTENTION_GENERAL, old);
 }
 static void launch_att_bwd(tens *t, void *c, void *ws) {
     att_ctx *e = c;
     int old = scout_cuda_set_flag(SCOUT_CUDA_ATTENTION_GENERAL, e->general);
+    const int s = e->stacked;
+    void *q = s ? att_col(e, P(1), 0) : P(1), *k = s ? att_col(e, P(1), 1) : P(2), *v = s ? att_col(e, P(1), 2) : P(3);
+    void *out = P(s ? 2 : 4), *dq = s ? att_col(e, P(4), 0) : P(6), *dk = s ? att_col(e, P(4), 1) : P(7);
+    void *dv = s ? att_col(e, P(4), 2) : P(8);
+    float *lse = PF(s ? 3 : 5);
     if (e->ckpt)
-        G->checkpoint_attention_backward(P(6), P(7), P(8), P(0), P(1), P(2), P(3), P(4), PF(5), ws, e->B, e->T, e->nh,
-                                         e->nkv, e->d, e->arg);
+        G->checkpoint_attention_backward(dq, dk, dv, P(0), q, k, v, out, lse, ws, e->ldq, e->ldkv, e->B, e->T, e->nh,
+                                         e->nkv, e->d, e->arg, e->theta);
     else
-        G->swa_attention_backward(P(6), P(7), P(8), P(0), P(1), P(2), P(3), P(4), PF(5), ws, e->B, e->T, e->nh, e->nkv,
-                                  e->d, e->arg);
+        G->swa_attention_backward(dq, dk, dv, P(0), q, k, v, out, lse, ws, e->ldq, e->ldkv, e->B, e->T, e->nh, e->nkv,
+                                  e->d, e->arg, e->theta);
     scout_cuda_set_flag(SCOUT_CUDA_ATTENTION_GENERAL, old);
 }
+// Packs q [rows, QD], k, v [rows, KD] into the stacked [rows, ld] layout (the 8 spare columns random).
+static float *att_stack(const float *q, const float *k, const float *v, size_t rows, int QD, int KD, int ld) {
+    float *s = host_random(rows * ld, -1, 1, 1);
+    for (size_t r = 0; r < rows; r++) {
+        memcpy(s + r * ld, q + r * QD, (size_t)QD * sizeof(float));
+        memcpy(s + r * ld + QD, k + r * KD, (size_t)KD * sizeof(float));
+        memcpy(s + r * ld + QD + KD, v + r * KD, (size_t)KD * sizeof(float));
+    }
+    return s;
+}
 static const char *g_att_tag = ""; // appended to the attention rows' shapes (see attention_cases)
-static void test_attention(int ckpt, int B, int T, int nh, int nkv, int d, int arg, int general) {
+static void test_attention(int ckpt, int B, int T, int nh, int nkv, int d, int arg, int general, int stacked,
+                           float theta) {
     const char *op_f = ckpt ? "ckpt_attn_forward" : "swa_attn_forward";
     const char *op_b = ckpt ? "ckpt_attn_backward" : "swa_attn_backward";
     if (!selected(op_f) && !selected(op_b)) return;
-    att_ctx e = {B, T, nh, nkv, d, arg, ckpt, general};
-    size_t nq = (size_t)B * T * nh * d, nk = (size_t)B * T * nkv * d, nl = (size_t)B * nh * T;
+    const int QD = nh * d, KD = nkv * d, ld = QD + 2 * KD + 8;
+    att_ctx e = {B, T, nh, nkv, d, arg, ckpt, general, stacked, stacked ? ld : QD, stacked ? ld : KD, theta};
+    size_t nq = (size_t)B * T * nh * d, nk = (size_t)B * T * nkv * d, nl = (size_t)B * nh * T, rows = (size_t)B * T;
     float *q = host_random(nq, -2, 2, 1), *k = host_random(nk, -2, 2, 1), *v = host_random(nk, -1, 1, 1);
+    float *qkv = stacked ? att_stack(q, k, v, rows, QD, KD, ld) : NULL;
     float *out = zeros(nq), *lse = zeros(nl);
-    if (ckpt) checkpoint_attention_forward_cpu(out, lse, q, k, v, B, T, nh, nkv, d, arg);
-    else swa_attention_forward_cpu(out, lse, q, k, v, B, T, nh, nkv, d, arg);
-    const char *shape = fmt("B=%d T=%d nh=%d nkv=%d d=%d %s=%d%s%s", B, T, nh, nkv, d, ckpt ? "s" : "W", arg,
-                            general ? " general" : "", g_att_tag);
-    tens f[5] = {{"q", K_BF16, R_IN, nq, q, NULL, 0, 0, 0, 0, 0, {0}, {0}, {0}},
-                 {"k", K_BF16, R_IN, nk, k, NULL, 0, 0, 0, 0, 0, {0}, {0}, {0}},
-                 {"v", K_BF16, R_IN, nk, v, NULL, 0, 0, 0, 0, 0, {0}, {0}, {0}},
-                 {"out", K_BF16, R_OUT, nq, NULL, out, 0, 0, 0, BF16_BOUND, 0, {0}, {0}, {0}},
-                 {"lse", K_F32, R_OUT, nl, NULL, lse, 0, 0, 0, FP32_BOUND, 0, {0}, {0}, {0}}};
-    if (selected(op_f)) run_case(op_f, shape, f, 5, 0, launch_att_fwd, &e);
+    const float *cq = stacked ? qkv : q, *ck = stacked ? qkv + QD : k, *cv = stacked ? qkv + QD + KD : v;
+    if (ckpt) checkpoint_attention_forward_cpu(out, lse, cq, ck, cv, e.ldq, e.ldkv, B, T, nh, nkv, d, arg);
+    else swa_attention_forward_cpu(out, lse, cq, ck, cv, e.ldq, e.ldkv, B, T, nh, nkv, d, arg);
+    const char *shape = fmt("B=%d T=%d nh=%d nkv=%d d=%d %s=%d%s%s%s%s", B, T, nh, nkv, d, ckpt ? "s" : "W", arg,
+                            general ? " general" : "", stacked ? " stacked" : "", theta > 0 ? " rope" : "", g_att_tag);
+    if (stacked) {
+        tens f[3] = {{"qkv", K_BF16, R_IN, rows * ld, qkv, NULL, 0, 0, 0, 0, 0, {0}, {0}, {0}},
+                     {"out", K_BF16, R_OUT, nq, NULL, out, 0, 0, 0, BF16_BOUND, 0, {0}, {0}, {0}},
+                     {"lse", K_F32, R_OUT, nl, NULL, lse, 0, 0, 0, FP32_BOUND, 0, {0}, {0}, {0}}};
+        if (selected(op_f)) run_case(op_f, shape, f, 3, 0, launch_att_fwd, &e);
+    } else {
+        tens f[5] = {{"q", K_BF16, R_IN, nq, q, NULL, 0, 0, 0, 0, 0, {0}, {0}, {0}},
+                     {"k", K_BF16, R_IN, nk, k, NULL, 0, 0, 0, 0, 0, {0}, {0}, {0}},
+                     {"v", K_BF16, R_IN, nk, v, NULL, 0, 0, 0, 0, 0, {0}, {0}, {0}},
+                     {"out", K_BF16, R_OUT, nq, NULL, out, 0, 0, 0, BF16_BOUND, 0, {0}, {0}, {0}},
+                     {"lse", K_F32, R_OUT, nl, NULL, lse, 0, 0, 0, FP32_BOUND, 0, {0}, {0}, {0}}};
+        if (selected(op_f)) run_case(op_f, shape, f, 5, 0, launch_att_fwd, &e);
+    }
     // The backward takes the forward's out (rounded to bf16, as the GPU forward stores it) and lse.
     host_round_bf16(out, nq);
     float *dout = host_random(nq, -1, 1, 1), *dq = zeros(nq), *dk = zeros(nk), *dv = zeros(nk);
-    if (ckpt) checkpoint_attention_backward_cpu(dq, dk, dv, dout, q, k, v, out, lse, NULL, B, T, nh, nkv, d, arg);
-    else swa_attention_backward_cpu(dq, dk, dv, dout, q, k, v, out, lse, NULL, B, T, nh, nkv, d, arg);
+    size_t ws = ckpt ? G->checkpoint_attention_backward_workspace_size(B, T, nh, nkv, d, arg)
+                     : G->swa_attention_backward_workspace_size(B, T, nh, nkv, d);
+    if (stacked) {
+        float *dqkv = zeros(rows * ld);
+        if (ckpt)
+            checkpoint_attention_backward_cpu(dqkv, dqkv + QD, dqkv + QD + KD, dout, cq, ck, cv, out, lse, NULL, ld, ld,
+                                              B, T, nh, nkv, d, arg, theta);
+        else
+            swa_attention_backward_cpu(dqkv, dqkv + QD, dqkv + QD + KD, dout, cq, ck, cv, out, lse, NULL, ld, ld, B,
+                                       T, nh, nkv, d, arg, theta);
+        tens b[5] = {{"dout", K_BF16, R_IN, nq, dout, NULL, 0, 0, 0, 0, 0, {0}, {0}, {0}},
+                     {"qkv", K_BF16, R_IN, rows * ld, qkv, NULL, 0, 0, 0, 0, 0, {0}, {0}, {0}},
+                     {"out", K_BF16, R_IN, nq, out, NULL, 0, 0, 0, 0, 0, {0}, {0}, {0}},
+                     {"lse", K_F32, R_IN, nl, lse, NULL, 0, 0, 0, 0, 0, {0}, {0}, {0}},
+                     {"dqkv", K_BF16, R_OUT, rows * ld, NULL, dqkv, ld, 0, QD + 2 * KD, BF16_BOUND, 0, {0}, {0}, {0}}};
+        if (selected(op_b)) run_case(op_b, shape, b, 5, ws, launch_att_bwd, &e);
+        free(qkv), free(dqkv), free(q), free(k), free(v), free(out), free(lse), free(dout), free(dq), free(dk), free(dv);
+        return;
+    }
+    if (ckpt)
+        checkpoint_attention_backward_cpu(dq, dk, dv, dout, q, k, v, out, lse, NULL, QD, KD, B, T, nh, nkv, d, arg, theta);
+    else swa_attention_backward_cpu(dq, dk, dv, dout, q, k, v, out, lse, NULL, QD, KD, B, T, nh, nkv, d, arg, theta);
     tens b[9] = {{"dout", K_BF16, R_IN, nq, dout, NULL, 0, 0, 0, 0, 0, {0}, {0}, {0}},
                  {"q", K_BF16, R_IN, nq, q, NULL, 0, 0, 0, 0, 0, {0}, {0}, {0}},
                  {"k", K_BF16, R_IN, nk, k, NULL, 0, 0, 0, 0, 0, {0}, {0}, {0}},
@@ -376,8 +458,6 @@ static void test_attention(int ckpt, int B, int T, int nh, int nkv, int d, int a
                  {"dq", K_BF16, R_OUT, nq, NULL, dq, 0, 0, 0, BF16_BOUND, 0, {0}, {0}, {0}},
                  {"dk", K_BF16, R_OUT, nk, NULL, dk, 0, 0, 0, BF16_BOUND, 0, {0}, {0}, {0}},
                  {"dv", K_BF16, R_OUT, nk, NULL, dv, 0, 0, 0, BF16_BOUND, 0, {0}, {0}, {0}}};
-    size_t ws = ckpt ? G->checkpoint_attention_backward_workspace_size(B, T, nh, nkv, d, arg)
-                     : G->swa_attention_backward_workspace_size(B, T, nh, nkv, d);
     if (selected(op_b)) run_case(op_b, shape, b, 9, ws, launch_att_bwd, &e);
     free(q), free(k), free(v), free(out), free(lse), free(dout), free(dq), free(dk), free(dv);
 }
@@ -849,27 +929,39 @@ static void test_wgmma_layouts(void) {
 // Every attention case, with the tile shapes in use (g_att_tag names them in the rows when not the default).
 static void attention_cases(void) {
     // (B, T, n_h, n_kv, d, W or s, force general path)
-    test_attention(0, 2, 67, 4, 2, 64, 16, 0);
-    test_attention(0, 1, 1, 2, 2, 64, 5, 0);
-    test_attention(0, 1, 50, 2, 1, 64, 100, 0);
-    test_attention(0, 1, 130, 2, 2, 16, 33, 0);
-    test_attention(0, 2, 257, 2, 2, 64, 64, 0);
-    test_attention(0, 1, 96, 2, 2, 64, 1, 0);
-    test_attention(0, 1, 200, 2, 1, 64, 70, 1);
-    if (!g_quick) test_attention(0, 1, 300, 4, 4, 64, 1000, 0);
-    if (!g_quick) test_attention(0, 1, 2048, 2, 2, 64, 1024, 0); // the real window, several key tiles per query tile
-    test_attention(1, 2, 67, 4, 2, 64, 10, 0);
-    test_attention(1, 1, 1, 2, 2, 64, 3, 0);
-    test_attention(1, 1, 9, 2, 2, 64, 10, 0);
-    test_attention(1, 1, 130, 2, 2, 16, 10, 0);
-    test_attention(1, 1, 257, 2, 2, 64, 1, 0);
-    test_attention(1, 1, 200, 2, 2, 64, 7, 1);
-    if (!g_quick) test_attention(1, 2, 300, 2, 1, 64, 4, 0);
-    if (!g_quick) test_attention(1, 1, 2048, 2, 2, 64, 10, 0); // the real s: 204 checkpoints, 4 key tiles
+    test_attention(0, 2, 67, 4, 2, 64, 16, 0, 0, 0.0f);
+    test_attention(0, 1, 1, 2, 2, 64, 5, 0, 0, 0.0f);
+    test_attention(0, 1, 50, 2, 1, 64, 100, 0, 0, 0.0f);
+    test_attention(0, 1, 130, 2, 2, 16, 33, 0, 0, 0.0f);
+    test_attention(0, 2, 257, 2, 2, 64, 64, 0, 0, 0.0f);
+    test_attention(0, 1, 96, 2, 2, 64, 1, 0, 0, 0.0f);
+    test_attention(0, 1, 200, 2, 1, 64, 70, 1, 0, 0.0f);
+    if (!g_quick) test_attention(0, 1, 300, 4, 4, 64, 1000, 0, 0, 0.0f);
+    if (!g_quick) test_attention(0, 1, 2048, 2, 2, 64, 1024, 0, 0, 0.0f); // the real window, several key tiles per query tile
+    test_attention(1, 2, 67, 4, 2, 64, 10, 0, 0, 0.0f);
+    test_attention(1, 1, 1, 2, 2, 64, 3, 0, 0, 0.0f);
+    test_attention(1, 1, 9, 2, 2, 64, 10, 0, 0, 0.0f);
+    test_attention(1, 1, 130, 2, 2, 16, 10, 0, 0, 0.0f);
+    test_attention(1, 1, 257, 2, 2, 64, 1, 0, 0, 0.0f);
+    test_attention(1, 1, 200, 2, 2, 64, 7, 1, 0, 0.0f);
+    if (!g_quick) test_attention(1, 2, 300, 2, 1, 64, 4, 0, 0, 0.0f);
+    // The model's call: q, k, v (and dq, dk, dv) as column blocks of one stacked tensor and RoPE's backward
+    // folded into the op, on the tensor-core kernels (with and without GQA: the checkpoint attention's fused self
+    // term and its row kernel) and the general ones; then the model's layout without RoPE.
+    test_attention(0, 2, 67, 4, 2, 64, 16, 0, 1, 1e6f);
+    test_attention(0, 1, 200, 2, 2, 64, 70, 1, 1, 1e6f);
+    test_attention(1, 2, 67, 4, 2, 64, 10, 0, 1, 1e6f);
+    test_attention(1, 1, 257, 2, 2, 64, 1, 0, 1, 1e6f);
+    test_attention(1, 1, 200, 2, 1, 64, 7, 1, 1, 1e6f);
+    if (!g_quick) test_attention(1, 1, 2100, 2, 2, 64, 10, 0, 1, 1e6f); // T > 1024: the dk/dv split and its reduction
+    test_attention(1, 2, 1500, 4, 2, 64, 10, 0, 1, 1e4f);                // the split with GQA, another theta
+    test_attention(0, 2, 67, 4, 2, 64, 16, 0, 1, 0.0f);
+    test_attention(1, 1, 200, 2, 1, 64, 7, 0, 0, 1e4f);                  // RoPE on contiguous q, k
+    if (!g_quick) test_attention(1, 1, 2048, 2, 2, 64, 10, 0, 0, 0.0f); // the real s: 204 checkpoints, 4 key tiles
     // The dk/dv kernel's split over queries (T > 1024): two chunks, the second partial, with GQA and B = 2; then
     // eight chunks of 1152 queries (the first also in --quick, which the sanitizer runs)
-    test_attention(1, 2, 1500, 4, 2, 64, 10, 0);
-    if (!g_quick) test_attention(1, 1, 9000, 2, 2, 64, 10, 0);
+    test_attention(1, 2, 1500, 4, 2, 64, 10, 0, 0, 0.0f);
+    if (!g_quick) test_attention(1, 1, 9000, 2, 2, 64, 10, 0, 0, 0.0f);
 }
 
 int main(int argc, char **argv) {
@@ -905,7 +997,10 @@ int main(int argc, char **argv) {
     test_rmsnorm(37, 1000, SCOUT_DX_WRITE);
     test_rmsnorm(7, 37, SCOUT_DX_ADD);
     test_rmsnorm(37, 1000, SCOUT_DX_ADD);
+    test_rmsnorm(37, 256, SCOUT_DX_WRITE); // C = 256 k <= 1024: the register kernels
+    test_rmsnorm(70, 768, SCOUT_DX_ADD);
     if (!g_quick) test_rmsnorm(256, 1024, SCOUT_DX_WRITE);
+    if (!g_quick) test_rmsnorm(300, 1024, SCOUT_DX_ADD);
     if (!g_quick) test_rmsnorm(40, 2048, SCOUT_DX_WRITE); // 64 KiB of shared memory: the opt-in path
     test_linear(64, 128, 96, 1, SCOUT_DX_WRITE);
     test_linear(37, 45, 29, 0, SCOUT_DX_WRITE);
@@ -913,9 +1008,12 @@ int main(int argc, char **argv) {
     test_linear(64, 128, 96, 0, SCOUT_DX_ADD);
     test_linear(37, 45, 29, 1, SCOUT_DX_ADD);
     if (!g_quick) test_linear(512, 1024, 768, 1, SCOUT_DX_WRITE);
-    test_rope(2, 37, 3, 64, 0, 1e6f);
-    test_rope(1, 5, 2, 8, 100, 10000.0f);
-    if (!g_quick) test_rope(1, 2048, 2, 64, 0, 1e6f);
+    if (!g_quick) test_linear(512, 1024, 1024, 0, SCOUT_DX_WRITE);
+    test_rope(2, 37, 3, 64, 0, 1e6f, 3 * 64);
+    test_rope(1, 5, 2, 8, 100, 10000.0f, 2 * 8);
+    test_rope(2, 37, 3, 64, 0, 1e6f, 5 * 64); // q and k heads of a stacked q/k/v row: the v columns untouched
+    test_rope(1, 5, 2, 8, 100, 10000.0f, 3 * 8 + 3); // odd stride: the one-pair path
+    if (!g_quick) test_rope(1, 2048, 2, 64, 0, 1e6f, 2 * 64);
     // Attention with the default tile shapes (on an H100 / H200 with an sm_90a build: the warpgroup-MMA kernels),
     // then, where those are the warpgroup ones, again with the mma.sync kernels (what other GPUs run).
     test_wgmma_layouts();

@@ -65,21 +65,69 @@ static double attn_loss(void *p) {
     return dot_loss(c->out, c->R, (size_t)c->B * c->T * c->n_h * c->d);
 }
 
+// ldq / ldkv: row strides of q / dq and k / v / dk / dv (n_h d and n_kv d for contiguous tensors).
+static void run_forward_ld(attn_kind kind, float *out, float *lse, const float *q, const float *k, const float *v,
+                           int ldq, int ldkv, int B, int T, int n_h, int n_kv, int d, int param) {
+    if (kind == ATTN_SWA)
+        swa_attention_forward_cpu(out, lse, q, k, v, ldq, ldkv, B, T, n_h, n_kv, d, param);
+    else
+        checkpoint_attention_forward_cpu(out, lse, q, k, v, ldq, ldkv, B, T, n_h, n_kv, d, param);
+}
 static void run_forward(attn_kind kind, float *out, float *lse, const float *q, const float *k, const float *v,
                         int B, int T, int n_h, int n_kv, int d, int param) {
-    if (kind == ATTN_SWA)
-        swa_attention_forward_cpu(out, lse, q, k, v, B, T, n_h, n_kv, d, param);
-    else
-        checkpoint_attention_forward_cpu(out, lse, q, k, v, B, T, n_h, n_kv, d, param);
+    run_forward_ld(kind, out, lse, q, k, v, n_h * d, n_kv * d, B, T, n_h, n_kv, d, param);
 }
 
+static void run_backward_ld(attn_kind kind, float *dq, float *dk, float *dv, const float *dout, const float *q,
+                            const float *k, const float *v, const float *out, const float *lse, int ldq, int ldkv,
+                            int B, int T, int n_h, int n_kv, int d, int param, float rope_theta) {
+    if (kind == ATTN_SWA)
+        swa_attention_backward_cpu(dq, dk, dv, dout, q, k, v, out, lse, NULL, ldq, ldkv, B, T, n_h, n_kv, d, param,
+                                   rope_theta);
+    else
+        checkpoint_attention_backward_cpu(dq, dk, dv, dout, q, k, v, out, lse, NULL, ldq, ldkv, B, T, n_h, n_kv, d,
+                                          param, rope_theta);
+}
 static void run_backward(attn_kind kind, float *dq, float *dk, float *dv, const float *dout, const float *q,
                          const float *k, const float *v, const float *out, const float *lse, int B, int T,
                          int n_h, int n_kv, int d, int param) {
-    if (kind == ATTN_SWA)
-        swa_attention_backward_cpu(dq, dk, dv, dout, q, k, v, out, lse, NULL, B, T, n_h, n_kv, d, param);
-    else
-        checkpoint_attention_backward_cpu(dq, dk, dv, dout, q, k, v, out, lse, NULL, B, T, n_h, n_kv, d, param);
+    run_backward_ld(kind, dq, dk, dv, dout, q, k, v, out, lse, n_h * d, n_kv * d, B, T, n_h, n_kv, d, param, 0.0f);
+}
+
+// The stacked layout the model uses: q, k, v as column blocks of one [B*T, ld] buffer (here with 3 columns of
+// padding after v, which must stay untouched), dq / dk / dv likewise. The results must be the contiguous
+// ones to the bit: the same sums in the same order, only the addresses differ.
+static void check_stacked(attn_kind kind, const char *op, const float *q, const float *k, const float *v,
+                          const float *dout, const float *out, const float *lse, const float *dq, const float *dk,
+                          const float *dv, int B, int T, int n_h, int n_kv, int d, int param) {
+    const int QD = n_h * d, KD = n_kv * d, ld = QD + 2 * KD + 3;
+    const size_t rows = (size_t)B * T, nq = rows * QD, nl = (size_t)B * n_h * T;
+    float *qkv = galloc(rows * ld), *dqkv = galloc(rows * ld), *out2 = galloc(nq), *lse2 = galloc(nl);
+    fill_nan(qkv, rows * ld), fill_nan(dqkv, rows * ld);
+    for (size_t r = 0; r < rows; r++) {
+        memcpy(qkv + r * ld, q + r * QD, QD * sizeof(float));
+        memcpy(qkv + r * ld + QD, k + r * KD, KD * sizeof(float));
+        memcpy(qkv + r * ld + QD + KD, v + r * KD, KD * sizeof(float));
+    }
+    run_forward_ld(kind, out2, lse2, qkv, qkv + QD, qkv + QD + KD, ld, ld, B, T, n_h, n_kv, d, param);
+    int same = memcmp(out2, out, nq * sizeof(float)) == 0 && memcmp(lse2, lse, nl * sizeof(float)) == 0;
+    // With rope_theta the op also takes dq, dk back through RoPE: the contiguous results, then rope_backward.
+    const float theta = 1e4f;
+    run_backward_ld(kind, dqkv, dqkv + QD, dqkv + QD + KD, dout, qkv, qkv + QD, qkv + QD + KD, out2, lse2, ld, ld, B,
+                    T, n_h, n_kv, d, param, theta);
+    float *dq_r = galloc(nq), *dk_r = galloc(rows * KD);
+    memcpy(dq_r, dq, nq * sizeof(float)), memcpy(dk_r, dk, rows * KD * sizeof(float));
+    rope_backward_cpu(dq_r, QD, B, T, n_h, d, 0, theta);
+    rope_backward_cpu(dk_r, KD, B, T, n_kv, d, 0, theta);
+    for (size_t r = 0; r < rows; r++) {
+        same &= memcmp(dqkv + r * ld, dq_r + r * QD, QD * sizeof(float)) == 0;
+        same &= memcmp(dqkv + r * ld + QD, dk_r + r * KD, KD * sizeof(float)) == 0;
+        same &= memcmp(dqkv + r * ld + QD + KD, dv + r * KD, KD * sizeof(float)) == 0;
+        for (int c = QD + 2 * KD; c < ld; c++) same &= isnan(dqkv[r * ld + c]); // the padding: untouched
+    }
+    report(op, "stacked, RoPE bwd", same ? 0.0 : 1.0, 0.0);
+    CHECK(guards_intact(qkv) && guards_intact(dqkv) && guards_intact(out2) && guards_intact(lse2));
+    gfree(qkv), gfree(dqkv), gfree(out2), gfree(lse2), gfree(dq_r), gfree(dk_r);
 }
 
 // Forward against the oracle built on `mask`, then the three gradients against finite differences.
@@ -116,6 +164,7 @@ static void test_attention(attn_kind kind, mask_fn mask, const char *name, int B
     check_grad(op, "dq", attn_loss, &c, c.q, nq, dq, NULL);
     check_grad(op, "dk", attn_loss, &c, c.k, nk, dk, NULL);
     check_grad(op, "dv", attn_loss, &c, c.v, nk, dv, NULL);
+    check_stacked(kind, op, q, k, v, R, out, lse, dq, dk, dv, B, T, n_h, n_kv, d, param);
     CHECK(guards_intact(out) && guards_intact(lse) && guards_intact(dq) && guards_intact(dk) &&
           guards_intact(dv));
     free(c.q), free(c.k), free(c.v), free(c.out), free(c.lse);
@@ -176,7 +225,7 @@ static int onehot_row_ok(const onehot_case *oc, int h, int i, mask_fn expected, 
 
 static void test_swa_window_set(int T, int n_h, int n_kv, int d, int W, int zero_q) {
     onehot_case oc = onehot_setup(T, n_h, n_kv, d, zero_q);
-    swa_attention_forward_cpu(oc.out, oc.lse, oc.q, oc.k, oc.v, 1, T, n_h, n_kv, d, W);
+    swa_attention_forward_cpu(oc.out, oc.lse, oc.q, oc.k, oc.v, n_h * d, n_kv * d, 1, T, n_h, n_kv, d, W);
     int bad = 0;
     for (int h = 0; h < n_h; h++)
         for (int i = 0; i < T; i++) bad += !onehot_row_ok(&oc, h, i, swa_mask, W, zero_q);
@@ -187,7 +236,7 @@ static void test_swa_window_set(int T, int n_h, int n_kv, int d, int W, int zero
 
 static void test_ckpt_key_set(int T, int n_h, int n_kv, int d, int s, int zero_q) {
     onehot_case oc = onehot_setup(T, n_h, n_kv, d, zero_q);
-    checkpoint_attention_forward_cpu(oc.out, oc.lse, oc.q, oc.k, oc.v, 1, T, n_h, n_kv, d, s);
+    checkpoint_attention_forward_cpu(oc.out, oc.lse, oc.q, oc.k, oc.v, n_h * d, n_kv * d, 1, T, n_h, n_kv, d, s);
     int bad = 0;
     for (int h = 0; h < n_h; h++)
         for (int i = 0; i < T; i++) bad += !onehot_row_ok(&oc, h, i, ckpt_mask, s, zero_q);
@@ -216,7 +265,7 @@ static void test_ckpt_spec_examples(void) {
     const int T = 37, d = 64; // T not a multiple of s
     for (int zq = 0; zq < 2; zq++) {
         onehot_case oc = onehot_setup(T, 2, 1, d, zq);
-        checkpoint_attention_forward_cpu(oc.out, oc.lse, oc.q, oc.k, oc.v, 1, T, 2, 1, d, 10);
+        checkpoint_attention_forward_cpu(oc.out, oc.lse, oc.q, oc.k, oc.v, 2 * d, d, 1, T, 2, 1, d, 10);
         for (size_t e = 0; e < sizeof ex / sizeof ex[0]; e++) {
             spec_example_keys = ex[e].keys;
             for (int h = 0; h < 2; h++) {

@@ -41,6 +41,7 @@ static void test_every_slot_filled(const scout_backend *be) {
     SLOT(rmsnorm_backward);
     SLOT(rmsnorm_backward_workspace_size);
     SLOT(linear_forward);
+    SLOT(linear_residual_forward);
     SLOT(linear_backward);
     SLOT(linear_backward_workspace_size);
     SLOT(rope_forward);
@@ -146,6 +147,9 @@ static void test_adapters(const scout_backend *be) {
     be->linear_forward(lin.a, x, W, bias, BT, C, In);
     linear_forward_cpu(lin.b, x, W, bias, BT, C, In);
     CHECK(pair_same(lin));
+    be->linear_residual_forward(lin.a, x, W, dout, BT, C, In);
+    linear_residual_forward_cpu(lin.b, x, W, dout, BT, C, In);
+    CHECK(pair_same(lin));
     be->linear_backward(dx.a, dW.a, db.a, dout, x, W, NULL, BT, C, In, SCOUT_DX_WRITE);
     linear_backward_cpu(dx.b, dW.b, db.b, dout, x, W, NULL, BT, C, In, SCOUT_DX_WRITE);
     CHECK(pair_same(dx) && pair_same(dW) && pair_same(db));
@@ -154,11 +158,11 @@ static void test_adapters(const scout_backend *be) {
     CHECK(pair_same(dx) && pair_same(dW) && pair_same(db));
 
     pair rq = pair_random(nq, -1, 1);
-    be->rope_forward(rq.a, B, T, n_h, d, 3, 1e6f);
-    rope_forward_cpu(rq.b, B, T, n_h, d, 3, 1e6f);
+    be->rope_forward(rq.a, n_h * d, B, T, n_h, d, 3, 1e6f);
+    rope_forward_cpu(rq.b, n_h * d, B, T, n_h, d, 3, 1e6f);
     CHECK(pair_same(rq));
-    be->rope_backward(rq.a, B, T, n_h, d, 3, 1e6f);
-    rope_backward_cpu(rq.b, B, T, n_h, d, 3, 1e6f);
+    be->rope_backward(rq.a, n_h * d, B, T, n_h, d, 3, 1e6f);
+    rope_backward_cpu(rq.b, n_h * d, B, T, n_h, d, 3, 1e6f);
     CHECK(pair_same(rq));
 
     // Both attentions, forward and backward.
@@ -166,19 +170,19 @@ static void test_adapters(const scout_backend *be) {
          dv = pair_random(nk, 0, 0);
     for (int kind = 0; kind < 2; kind++) {
         if (kind == 0) {
-            be->swa_attention_forward(ao.a, lse, q, k, v, B, T, n_h, n_kv, d, 3);
-            swa_attention_forward_cpu(ao.b, lse, q, k, v, B, T, n_h, n_kv, d, 3);
-            be->swa_attention_backward(dq.a, dk.a, dv.a, dattn, q, k, v, ao.b, lse, NULL, B, T, n_h, n_kv, d,
-                                       3);
-            swa_attention_backward_cpu(dq.b, dk.b, dv.b, dattn, q, k, v, ao.b, lse, NULL, B, T, n_h, n_kv, d,
-                                       3);
+            be->swa_attention_forward(ao.a, lse, q, k, v, n_h * d, n_kv * d, B, T, n_h, n_kv, d, 3);
+            swa_attention_forward_cpu(ao.b, lse, q, k, v, n_h * d, n_kv * d, B, T, n_h, n_kv, d, 3);
+            be->swa_attention_backward(dq.a, dk.a, dv.a, dattn, q, k, v, ao.b, lse, NULL, n_h * d, n_kv * d, B, T,
+                                       n_h, n_kv, d, 3, 1e4f);
+            swa_attention_backward_cpu(dq.b, dk.b, dv.b, dattn, q, k, v, ao.b, lse, NULL, n_h * d, n_kv * d, B, T,
+                                       n_h, n_kv, d, 3, 1e4f);
         } else {
-            be->checkpoint_attention_forward(ao.a, lse, q, k, v, B, T, n_h, n_kv, d, 2);
-            checkpoint_attention_forward_cpu(ao.b, lse, q, k, v, B, T, n_h, n_kv, d, 2);
-            be->checkpoint_attention_backward(dq.a, dk.a, dv.a, dattn, q, k, v, ao.b, lse, NULL, B, T, n_h,
-                                              n_kv, d, 2);
-            checkpoint_attention_backward_cpu(dq.b, dk.b, dv.b, dattn, q, k, v, ao.b, lse, NULL, B, T, n_h,
-                                              n_kv, d, 2);
+            be->checkpoint_attention_forward(ao.a, lse, q, k, v, n_h * d, n_kv * d, B, T, n_h, n_kv, d, 2);
+            checkpoint_attention_forward_cpu(ao.b, lse, q, k, v, n_h * d, n_kv * d, B, T, n_h, n_kv, d, 2);
+            be->checkpoint_attention_backward(dq.a, dk.a, dv.a, dattn, q, k, v, ao.b, lse, NULL, n_h * d,
+                                              n_kv * d, B, T, n_h, n_kv, d, 2, 1e4f);
+            checkpoint_attention_backward_cpu(dq.b, dk.b, dv.b, dattn, q, k, v, ao.b, lse, NULL, n_h * d,
+                                              n_kv * d, B, T, n_h, n_kv, d, 2, 1e4f);
         }
         CHECK(pair_same(ao) && pair_same(dq) && pair_same(dk) && pair_same(dv));
     }

@@ -159,6 +159,16 @@ static void test_linear(int N, int C_in, int C_out, int with_bias) {
     lin_oracle(&c);
     report(op, "forward", rel_err(out, c.out, no), FWD_TOL);
 
+    if (!b) { // the residual form: out = residual + x W^T, against the oracle plus the residual
+        float *res = grandom(no, -1, 1), *out_res = galloc(no);
+        double *want = malloc(no * sizeof(double));
+        for (size_t i = 0; i < no; i++) want[i] = c.out[i] + res[i];
+        linear_residual_forward_cpu(out_res, x, W, res, N, C_in, C_out);
+        report(op, "forward + residual", rel_err(out_res, want, no), FWD_TOL);
+        CHECK(guards_intact(out_res));
+        free(want), gfree(res), gfree(out_res);
+    }
+
     linear_backward_cpu(dx, dW, db, R, x, W, NULL, N, C_in, C_out, SCOUT_DX_WRITE);
     check_grad(op, "dx", lin_loss, &c, c.x, nx, dx, NULL);
     check_grad(op, "dW (+=)", lin_loss, &c, c.W, nw, dW, dW0);

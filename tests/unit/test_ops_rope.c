@@ -61,14 +61,14 @@ static void test_rope(int B, int T, int H, int d, int pos0, float theta) {
     size_t n = (size_t)B * T * H * d;
     float *x = grandom(n, -1, 1), *y = galloc(n), *R = grandom(n, -1, 1), *g = galloc(n);
     memcpy(y, x, n * sizeof(float));
-    rope_forward_cpu(y, B, T, H, d, pos0, theta);
+    rope_forward_cpu(y, H * d, B, T, H, d, pos0, theta);
     rope_ctx c = {to_double(x, n), malloc(n * sizeof(double)), NULL, NULL, R, B, T, H, d};
     rope_tables(&c, pos0, theta);
     rope_oracle(&c);
     report(op, "forward", rel_err(y, c.out, n), FWD_TOL);
 
     memcpy(g, R, n * sizeof(float));
-    rope_backward_cpu(g, B, T, H, d, pos0, theta);
+    rope_backward_cpu(g, H * d, B, T, H, d, pos0, theta);
     check_grad(op, "dx", rope_loss, &c, c.x, n, g, NULL);
 
     // A rotation keeps every head's norm, and backward undoes forward.
@@ -82,8 +82,29 @@ static void test_rope(int B, int T, int H, int d, int pos0, float theta) {
         worst = fmax(worst, fabs(sqrt(ny) - sqrt(nx)) / sqrt(nx));
     }
     report(op, "norm preserved", worst, FWD_TOL);
-    rope_backward_cpu(y, B, T, H, d, pos0, theta);
+    rope_backward_cpu(y, H * d, B, T, H, d, pos0, theta);
     report(op, "bwd(fwd(x)) = x", rel_err_f(y, x, n), FWD_TOL);
+
+    // Strided rows (the model's stacked q/k/v: the heads are the first H d columns of rows 2 H d + 5 long):
+    // the same values as the contiguous tensor, the rest of each row untouched.
+    const int ld = 2 * H * d + 5;
+    const size_t rows = (size_t)B * T;
+    float *wide = galloc(rows * ld), *yc = galloc(n);
+    fill_uniform(wide, rows * ld, -1, 1);
+    for (size_t r = 0; r < rows; r++) memcpy(wide + r * ld, x + r * H * d, (size_t)H * d * sizeof(float));
+    float *wide0 = malloc(rows * ld * sizeof(float));
+    memcpy(wide0, wide, rows * ld * sizeof(float));
+    memcpy(yc, x, n * sizeof(float));
+    rope_forward_cpu(yc, H * d, B, T, H, d, pos0, theta);
+    rope_forward_cpu(wide, ld, B, T, H, d, pos0, theta);
+    int same = 1;
+    for (size_t r = 0; r < rows; r++) {
+        same &= memcmp(wide + r * ld, yc + r * H * d, (size_t)H * d * sizeof(float)) == 0;
+        same &= memcmp(wide + r * ld + H * d, wide0 + r * ld + H * d, (size_t)(ld - H * d) * sizeof(float)) == 0;
+    }
+    report(op, "strided rows", same ? 0.0 : 1.0, 0.0);
+    CHECK(guards_intact(wide) && guards_intact(yc));
+    free(wide0), gfree(wide), gfree(yc);
     CHECK(guards_intact(y) && guards_intact(g));
     free(c.x), free(c.out), free(c.cos_), free(c.sin_);
     gfree(x), gfree(y), gfree(R), gfree(g);
@@ -96,7 +117,7 @@ static void test_rope_known_answers(void) {
     float x[2 * 8], x0[2 * 8];
     fill_uniform(x, 16, -1, 1);
     memcpy(x0, x, sizeof x);
-    rope_forward_cpu(x, 1, 1, 2, 8, 0, 1e6f);
+    rope_forward_cpu(x, 16, 1, 1, 2, 8, 0, 1e6f);
     CHECK(memcmp(x, x0, sizeof x) == 0);
 
     // d = 4, theta = 1e4: inv_freq = [1, 1e4^(-2/4)] = [1, 0.01]. At position p, with x = [1, 2, 3, 4]:
@@ -104,13 +125,13 @@ static void test_rope_known_answers(void) {
     //   x'2 = 3 cos p + 1 sin p        x'3 = 4 cos(p/100) + 2 sin(p/100)
     // p = 1 (row t = 1 of a T = 2 block) and p = 5 (pos0 = 3, t = 2): values worked out with Python's math.
     float a[2 * 4] = {1, 2, 3, 4, 1, 2, 3, 4};
-    rope_forward_cpu(a, 1, 2, 1, 4, 0, 1e4f);
+    rope_forward_cpu(a, 4, 1, 2, 1, 4, 0, 1e4f);
     const double p1[4] = {-1.9841106486, 1.9599006675, 2.4623779024, 4.0197996683};
     for (int i = 0; i < 4; i++) CHECK_CLOSE(a[4 + i], p1[i], 1e-6, 0);
     CHECK(a[0] == 1 && a[1] == 2 && a[2] == 3 && a[3] == 4); // row t = 0 is position 0
 
     float b[3 * 4] = {0, 0, 0, 0, 0, 0, 0, 0, 1, 2, 3, 4};
-    rope_forward_cpu(b, 1, 3, 1, 4, 3, 1e4f);
+    rope_forward_cpu(b, 4, 1, 3, 1, 4, 3, 1e4f);
     const double p5[4] = {3.1604350095, 1.7975838437, -0.1079377183, 4.0949593801};
     for (int i = 0; i < 4; i++) CHECK_CLOSE(b[8 + i], p5[i], 1e-6, 0);
 }

@@ -203,12 +203,24 @@ static void test_layout(void) {
         load(&c, &pt, names[k]);
         size_t end = 0, total = 0;
         for (int i = 0; i < pt.n; i++) {
-            CHECK(pt.t[i].offset % PARAM_ALIGN == 0);
+            // aligned, or a stacked group's later member right after its predecessor
+            CHECK(pt.t[i].packed ? pt.t[i].offset == end : pt.t[i].offset % PARAM_ALIGN == 0);
             CHECK(pt.t[i].offset >= end); // in order, no overlap
             end = pt.t[i].offset + pt.t[i].numel;
             total += pt.t[i].numel;
             CHECK(params_get(&pt, pt.t[i].layer, pt.t[i].role) == &pt.t[i]);
         }
+        // The stacked groups the model multiplies by as one matrix: q/k/v, gate/up, qwen2's q/k/v biases.
+        static const int groups[][3] = {{PR_MIX_Q, PR_MIX_K, PR_MIX_V}, {PR_CK_Q, PR_CK_K, PR_CK_V},
+                                        {PR_MLP1_GATE, PR_MLP1_UP, -1}, {PR_MLP2_GATE, PR_MLP2_UP, -1},
+                                        {PR_MIX_Q_BIAS, PR_MIX_K_BIAS, PR_MIX_V_BIAS}};
+        for (int l = 0; l < c.n_layers; l++)
+            for (int g = 0; g < 5; g++)
+                for (int j = 1; j < 3 && groups[g][j] >= 0; j++) {
+                    const param_tensor *prev = params_get(&pt, l, groups[g][j - 1]), *t = params_get(&pt, l, groups[g][j]);
+                    if (!prev) continue;
+                    CHECK(t && t->offset == prev->offset + prev->numel);
+                }
         CHECK_EQ_INT(end, pt.n_floats);
         CHECK_EQ_INT(total, pt.n_params);
         CHECK(pt.n_floats - pt.n_params < (size_t)pt.n * PARAM_ALIGN);
