@@ -381,6 +381,12 @@ __global__ void __launch_bounds__(Cfg::kThreads, Cfg::kMinBlocks)
         wg::commit();
     };
     for (int t = t_begin; t < t_end; t++) step(t);
+    // The epilogue's RoPE angles, loaded while the last products run (loaded after the wait, each block paid a
+    // memory latency on top of its last product).
+    RopeRow rr[2];
+#pragma unroll
+    for (int r = 0; r < 2; r++)
+        if (rope) rope_row_load(rr[r], rope, min(w0 + g + 8 * r, T - 1), tq);
     wg::wait<0>();
     wg::pin(dqa);
 
@@ -388,13 +394,11 @@ __global__ void __launch_bounds__(Cfg::kThreads, Cfg::kMinBlocks)
     for (int r = 0; r < 2; r++) {
         const int i = w0 + g + 8 * r;
         if (i >= T) continue;
-        RopeRow rr;
-        if (rope) rope_row_load(rr, rope, i, tq);
         floatX *row = dq + ((size_t)b * T + i) * q_stride + (size_t)h * D;
         float x[8][2];
 #pragma unroll
         for (int nt = 0; nt < 8; nt++) x[nt][0] = dqa[nt][2 * r] * scale, x[nt][1] = dqa[nt][2 * r + 1] * scale;
-        store_frag_row(row, x, rope ? &rr : NULL, tq);
+        store_frag_row(row, x, rope ? &rr[r] : NULL, tq);
         if (Keys::kSelfSeed && self_p[r] >= 0.0f) {
             floatX *dkr = self_dk + ((size_t)b * T + i) * kv_stride + (size_t)kvh * D;
             floatX *dvr = self_dv + ((size_t)b * T + i) * kv_stride + (size_t)kvh * D;
@@ -406,7 +410,7 @@ __global__ void __launch_bounds__(Cfg::kThreads, Cfg::kMinBlocks)
                 x[nt][0] = ds * bf_lo(qw), x[nt][1] = ds * bf_hi(qw);
                 *reinterpret_cast<uint32_t *>(dvr + col) = pack_bf16(p * bf_lo(ow), p * bf_hi(ow));
             }
-            store_frag_row(dkr, x, rope ? &rr : NULL, tq);
+            store_frag_row(dkr, x, rope ? &rr[r] : NULL, tq);
         }
     }
 }
@@ -549,6 +553,10 @@ __global__ void __launch_bounds__(Cfg::kThreads, Cfg::kMinBlocks)
         step(it, qt);
         qt = qt + 1 == qt_end ? qt_begin : qt + 1;
     }
+    RopeRow rr[2]; // the epilogue's RoPE angles, loaded while the last products run (as the dq kernel)
+#pragma unroll
+    for (int r = 0; r < 2; r++)
+        if (rope && !part) rope_row_load(rr[r], rope, keys.key_row(min(w0 + g + 8 * r, n_keys - 1)), tq);
     wg::wait<0>();
     wg::pin(dka);
     wg::pin(dva);
@@ -583,9 +591,7 @@ __global__ void __launch_bounds__(Cfg::kThreads, Cfg::kMinBlocks)
             x[nt][0] = dka[nt][2 * r] * scale, x[nt][1] = dka[nt][2 * r + 1] * scale;
             *reinterpret_cast<uint32_t *>(dv + off + col) = pack_bf16(dva[nt][2 * r], dva[nt][2 * r + 1]);
         }
-        RopeRow rr;
-        if (rope) rope_row_load(rr, rope, pos, tq);
-        store_frag_row(dk + off, x, rope ? &rr : NULL, tq);
+        store_frag_row(dk + off, x, rope ? &rr[r] : NULL, tq);
     }
 }
 
