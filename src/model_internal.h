@@ -24,7 +24,8 @@ static inline const void *model_stacked_w(const model *m, int layer, int first_r
     const param_tensor *t = params_get(&m->pt, layer, first_role);
     if (!t) return NULL;
     for (int i = 1; i < n; i++) {
-        const param_tensor *u = params_get(&m->pt, layer, first_role + i), *prev = params_get(&m->pt, layer, first_role + i - 1);
+        const param_tensor *u = params_get(&m->pt, layer, first_role + i),
+                           *prev = params_get(&m->pt, layer, first_role + i - 1);
         if (!u || u->offset != prev->offset + prev->numel)
             die(SCOUT_EXIT_FAIL, "internal: layer %d roles %d..%d are not stacked in the parameter layout", layer,
                 first_role, first_role + n - 1);

@@ -145,7 +145,8 @@ ATT_INLINE void attention_forward_body(float *out, float *lse, const float *q, c
     for (int b = 0; b < B; b++)
         for (int h = 0; h < n_h; h++) {
             const int g = h / group;
-            const float *kb = k + (size_t)b * T * stride + (size_t)g * d, *vb = v + (size_t)b * T * stride + (size_t)g * d;
+            const float *kb = k + (size_t)b * T * stride + (size_t)g * d,
+                        *vb = v + (size_t)b * T * stride + (size_t)g * d;
             for (int i = 0; i < T; i++) {
                 const float *qi = q + ((size_t)b * T + i) * q_stride + (size_t)h * d;
                 float *oi = out + (((size_t)b * T + i) * n_h + h) * d;

@@ -18,8 +18,9 @@ void checkpoint_attention_forward_cpu(float *out, float *lse, const float *q, co
 
 SCOUT_SIMD_CLONES
 void checkpoint_attention_backward_cpu(float *dq, float *dk, float *dv, const float *dout, const float *q,
-                                       const float *k, const float *v, const float *out, const float *lse,
-                                       void *ws, int q_stride, int kv_stride, int B, int T, int n_h, int n_kv, int d, int seg, float rope_theta) {
+                                       const float *k, const float *v, const float *out, const float *lse, void *ws,
+                                       int q_stride, int kv_stride, int B, int T, int n_h, int n_kv, int d, int seg,
+                                       float rope_theta) {
     attention_backward(dq, dk, dv, dout, q, k, v, out, lse, q_stride, kv_stride, B, T, n_h, n_kv, d, ckpt_keys, seg);
     attention_rope_backward(dq, dk, q_stride, kv_stride, B, T, n_h, n_kv, d, rope_theta);
 }

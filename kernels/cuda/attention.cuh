@@ -829,7 +829,8 @@ __global__ void __launch_bounds__(Cfg::kThreads, Cfg::kMinBlocks)
             floatX *row = dq + ((size_t)b * T + i) * q_stride + (size_t)h * D;
             float x[8][2];
 #pragma unroll
-            for (int nt = 0; nt < D / 8; nt++) x[nt][0] = dqa[mt][nt][2 * r] * scale, x[nt][1] = dqa[mt][nt][2 * r + 1] * scale;
+            for (int nt = 0; nt < D / 8; nt++)
+                x[nt][0] = dqa[mt][nt][2 * r] * scale, x[nt][1] = dqa[mt][nt][2 * r + 1] * scale;
             store_frag_row(row, x, rope ? &rr : NULL, tq);
             if (Keys::kSelfSeed && self_p[mt][r] >= 0.0f) {
                 floatX *dkr = self_dk + ((size_t)b * T + i) * kv_stride + (size_t)kvh * D;

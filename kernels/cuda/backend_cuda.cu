@@ -300,7 +300,8 @@ static void swa_bwd(void *dq, void *dk, void *dv, const void *dout, const void *
                     const void *out, const float *lse, void *ws, int q_stride, int kv_stride,
                     int B, int T, int n_h, int n_kv, int d, int window, float rope_theta) {
     PROF(0, "swa_bwd B=%d T=%d nh=%d nkv=%d d=%d W=%d", B, T, n_h, n_kv, d, window);
-    swa_attention_backward_cuda(dq, dk, dv, dout, q, k, v, out, lse, ws, q_stride, kv_stride, B, T, n_h, n_kv, d, window, rope_theta, S());
+    swa_attention_backward_cuda(dq, dk, dv, dout, q, k, v, out, lse, ws, q_stride, kv_stride, B, T, n_h, n_kv, d,
+                                window, rope_theta, S());
 }
 static void ckpt_fwd(void *out, float *lse, const void *q, const void *k, const void *v, int q_stride,
                      int kv_stride, int B, int T, int n_h, int n_kv, int d, int seg) {
@@ -309,9 +310,10 @@ static void ckpt_fwd(void *out, float *lse, const void *q, const void *k, const 
 }
 static void ckpt_bwd(void *dq, void *dk, void *dv, const void *dout, const void *q, const void *k, const void *v,
                      const void *out, const float *lse, void *ws, int q_stride, int kv_stride,
-                    int B, int T, int n_h, int n_kv, int d, int seg, float rope_theta) {
+                     int B, int T, int n_h, int n_kv, int d, int seg, float rope_theta) {
     PROF(0, "ckpt_bwd B=%d T=%d nh=%d nkv=%d d=%d s=%d", B, T, n_h, n_kv, d, seg);
-    checkpoint_attention_backward_cuda(dq, dk, dv, dout, q, k, v, out, lse, ws, q_stride, kv_stride, B, T, n_h, n_kv, d, seg, rope_theta, S());
+    checkpoint_attention_backward_cuda(dq, dk, dv, dout, q, k, v, out, lse, ws, q_stride, kv_stride, B, T, n_h, n_kv, d,
+                                       seg, rope_theta, S());
 }
 static void conv_fwd(void *out, const void *x, int x_stride, const void *w, const void *bias, int B, int T, int E,
                      int K) {

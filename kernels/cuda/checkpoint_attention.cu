@@ -19,7 +19,8 @@ extern "C" void checkpoint_attention_forward_cuda(void *out, float *lse, const v
                                                   int q_stride, int kv_stride, int B, int T, int n_h, int n_kv, int d,
                                                   int seg, cudaStream_t stream) {
     scout_require(seg >= 1, "checkpoint_attention: segment %d < 1", seg);
-    attn::attention_forward(out, lse, q, k, v, q_stride, kv_stride, B, T, n_h, n_kv, d, attn::CkptKeys{T, seg}, 1, stream);
+    attn::attention_forward(out, lse, q, k, v, q_stride, kv_stride, B, T, n_h, n_kv, d, attn::CkptKeys{T, seg}, 1,
+                            stream);
 }
 
 // Workspace: Delta = rowsum(dO o O), [B, n_h, T] fp32, and the fp32 partial sums of the dk/dv kernel's split

@@ -95,8 +95,10 @@ void linear_backward_cuda(void *dx, float *dW, float *db, const void *dout, cons
                           int N, int C_in, int C_out, int dx_mode, cudaStream_t stream);
 size_t linear_backward_workspace_size_cuda(int N, int C_in, int C_out);
 
-void rope_forward_cuda(void *x, int x_stride, int B, int T, int n_heads, int d, int pos0, float theta, cudaStream_t stream);
-void rope_backward_cuda(void *dx, int x_stride, int B, int T, int n_heads, int d, int pos0, float theta, cudaStream_t stream);
+void rope_forward_cuda(void *x, int x_stride, int B, int T, int n_heads, int d, int pos0, float theta,
+                       cudaStream_t stream);
+void rope_backward_cuda(void *dx, int x_stride, int B, int T, int n_heads, int d, int pos0, float theta,
+                        cudaStream_t stream);
 
 void swa_attention_forward_cuda(void *out, float *lse, const void *q, const void *k, const void *v, int q_stride,
                                 int kv_stride, int B, int T, int n_h, int n_kv, int d, int window, cudaStream_t stream);

@@ -3,8 +3,8 @@
 //
 // Forward: one warp per row (C is a few thousand at most, so a warp's 32 lanes with 16-byte loads cover a row
 // in a few steps, and the row statistic needs only warp shuffles). rstd is saved in fp32 for the backward.
-// When C is a multiple of 256 up to 1024 (the 0.4-0.5B SCOUT configs), the row lives in registers (CH 16-byte chunks per
-// lane, all loads issued at once) and w in registers for all the warp's rows: each tensor is read once, from
+// When C is a multiple of 256 up to 1024 (the 0.4-0.5B SCOUT configs), the row lives in registers (CH 16-byte chunks
+// per lane, all loads issued at once) and w in registers for all the warp's rows: each tensor is read once, from
 // memory, with C / 256 loads in flight per lane; the loop versions read every row twice (the second time from
 // L1) and issue one load at a time, which held the backward at ~2.5 TB/s.
 // Backward, deterministic: dw is a sum over all N rows, which a float atomicAdd per block would make
@@ -117,8 +117,8 @@ __global__ void rmsnorm_backward_kernel(floatX *dx, float *partial, const floatX
 // The same two kernels with the row in registers: lane l holds columns (32 ch + l) 8 .. + 8 for ch < CH (C = 256 CH):
 // every load instruction of a warp reads 512 contiguous bytes. Same arithmetic, in the same order, as above.
 template <int CH>
-__global__ void __launch_bounds__(32 * kWarps, 2) rmsnorm_forward_reg_kernel(floatX *out, float *rstd, const floatX *x, const floatX *w, int N,
-                                           float eps) {
+__global__ void __launch_bounds__(32 * kWarps, 2)
+    rmsnorm_forward_reg_kernel(floatX *out, float *rstd, const floatX *x, const floatX *w, int N, float eps) {
     constexpr int C = 256 * CH;
     const int lane = threadIdx.x % 32, warps = gridDim.x * (blockDim.x / 32);
     x128 vw[CH];
@@ -149,8 +149,9 @@ __global__ void __launch_bounds__(32 * kWarps, 2) rmsnorm_forward_reg_kernel(flo
 }
 
 template <int CH, bool ADD>
-__global__ void __launch_bounds__(32 * kWarps, 2) rmsnorm_backward_reg_kernel(floatX *dx, float *partial, const floatX *dout, const floatX *x,
-                                            const floatX *w, const float *rstd, int N) {
+__global__ void __launch_bounds__(32 * kWarps, 2)
+    rmsnorm_backward_reg_kernel(floatX *dx, float *partial, const floatX *dout, const floatX *x, const floatX *w,
+                                const float *rstd, int N) {
     constexpr int C = 256 * CH;
     extern __shared__ float dw_rows[]; // [kWarps, C], columns at dw_slot<8>
     const int warp = threadIdx.x / 32, lane = threadIdx.x % 32;

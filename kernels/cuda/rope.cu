@@ -87,7 +87,8 @@ const float2 *rope_angle_table(int T, int d, int pos0, float theta, cudaStream_t
 static void rope_launch(void *x, int x_stride, int B, int T, int n_heads, int d, int pos0, float theta, float sign,
                         cudaStream_t stream) {
     scout_require(d % 2 == 0, "rope: head dim %d must be even", d);
-    scout_require(x_stride >= n_heads * d, "rope: row stride %d under the %d heads' %d", x_stride, n_heads, n_heads * d);
+    scout_require(x_stride >= n_heads * d, "rope: row stride %d under the %d heads' %d", x_stride, n_heads,
+                  n_heads * d);
     size_t n_pairs = (size_t)B * T * n_heads * (d / 2);
     if (n_pairs == 0) return;
     const float2 *table = rope_angle_table(T, d, pos0, theta, stream);
@@ -98,11 +99,13 @@ static void rope_launch(void *x, int x_stride, int B, int T, int n_heads, int d,
     floatX *xb = (floatX *)x;
     const bool narrow = n_pairs + block < (size_t)UINT32_MAX;
     if (pairs == 8 && narrow)
-        rope_kernel<8, uint32_t><<<grid, block, 0, stream>>>(xb, x_stride, table, T, n_heads, half, sign, (uint32_t)n_items);
+        rope_kernel<8, uint32_t><<<grid, block, 0, stream>>>(xb, x_stride, table, T, n_heads, half, sign,
+                                                             (uint32_t)n_items);
     else if (pairs == 8)
         rope_kernel<8, size_t><<<grid, block, 0, stream>>>(xb, x_stride, table, T, n_heads, half, sign, n_items);
     else if (narrow)
-        rope_kernel<1, uint32_t><<<grid, block, 0, stream>>>(xb, x_stride, table, T, n_heads, half, sign, (uint32_t)n_items);
+        rope_kernel<1, uint32_t><<<grid, block, 0, stream>>>(xb, x_stride, table, T, n_heads, half, sign,
+                                                             (uint32_t)n_items);
     else
         rope_kernel<1, size_t><<<grid, block, 0, stream>>>(xb, x_stride, table, T, n_heads, half, sign, n_items);
     cudaCheck(cudaGetLastError());

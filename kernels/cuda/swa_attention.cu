@@ -14,7 +14,8 @@ extern "C" void swa_attention_forward_cuda(void *out, float *lse, const void *q,
     scout_require(window >= 1, "swa_attention: window %d < 1", window);
     // reverse: the last query tiles see the most keys when the window is not full (causal attention, the
     // first window of a sequence), so they start first and the tail is short.
-    attn::attention_forward(out, lse, q, k, v, q_stride, kv_stride, B, T, n_h, n_kv, d, attn::SwaKeys{T, window}, 1, stream);
+    attn::attention_forward(out, lse, q, k, v, q_stride, kv_stride, B, T, n_h, n_kv, d, attn::SwaKeys{T, window}, 1,
+                            stream);
 }
 
 // Workspace: Delta = rowsum(dO o O), [B, n_h, T] fp32.

@@ -443,11 +443,13 @@ static void test_attention(int ckpt, int B, int T, int nh, int nkv, int d, int a
                      {"lse", K_F32, R_IN, nl, lse, NULL, 0, 0, 0, 0, 0, {0}, {0}, {0}},
                      {"dqkv", K_BF16, R_OUT, rows * ld, NULL, dqkv, ld, 0, QD + 2 * KD, BF16_BOUND, 0, {0}, {0}, {0}}};
         if (selected(op_b)) run_case(op_b, shape, b, 5, ws, launch_att_bwd, &e);
-        free(qkv), free(dqkv), free(q), free(k), free(v), free(out), free(lse), free(dout), free(dq), free(dk), free(dv);
+        free(qkv), free(dqkv), free(q), free(k), free(v), free(out), free(lse), free(dout);
+        free(dq), free(dk), free(dv);
         return;
     }
     if (ckpt)
-        checkpoint_attention_backward_cpu(dq, dk, dv, dout, q, k, v, out, lse, NULL, QD, KD, B, T, nh, nkv, d, arg, theta);
+        checkpoint_attention_backward_cpu(dq, dk, dv, dout, q, k, v, out, lse, NULL, QD, KD, B, T, nh, nkv, d, arg,
+                                          theta);
     else swa_attention_backward_cpu(dq, dk, dv, dout, q, k, v, out, lse, NULL, QD, KD, B, T, nh, nkv, d, arg, theta);
     tens b[9] = {{"dout", K_BF16, R_IN, nq, dout, NULL, 0, 0, 0, 0, 0, {0}, {0}, {0}},
                  {"q", K_BF16, R_IN, nq, q, NULL, 0, 0, 0, 0, 0, {0}, {0}, {0}},
@@ -937,7 +939,8 @@ static void attention_cases(void) {
     test_attention(0, 1, 96, 2, 2, 64, 1, 0, 0, 0.0f);
     test_attention(0, 1, 200, 2, 1, 64, 70, 1, 0, 0.0f);
     if (!g_quick) test_attention(0, 1, 300, 4, 4, 64, 1000, 0, 0, 0.0f);
-    if (!g_quick) test_attention(0, 1, 2048, 2, 2, 64, 1024, 0, 0, 0.0f); // the real window, several key tiles per query tile
+    if (!g_quick)
+        test_attention(0, 1, 2048, 2, 2, 64, 1024, 0, 0, 0.0f); // the real window, several key tiles per query tile
     test_attention(1, 2, 67, 4, 2, 64, 10, 0, 0, 0.0f);
     test_attention(1, 1, 1, 2, 2, 64, 3, 0, 0, 0.0f);
     test_attention(1, 1, 9, 2, 2, 64, 10, 0, 0, 0.0f);

@@ -217,7 +217,8 @@ static void test_layout(void) {
         for (int l = 0; l < c.n_layers; l++)
             for (int g = 0; g < 5; g++)
                 for (int j = 1; j < 3 && groups[g][j] >= 0; j++) {
-                    const param_tensor *prev = params_get(&pt, l, groups[g][j - 1]), *t = params_get(&pt, l, groups[g][j]);
+                    const param_tensor *prev = params_get(&pt, l, groups[g][j - 1]),
+                                       *t = params_get(&pt, l, groups[g][j]);
                     if (!prev) continue;
                     CHECK(t && t->offset == prev->offset + prev->numel);
                 }
