@@ -244,19 +244,21 @@ __device__ __forceinline__ void rope_back_lanes8(float (&x)[8], const float2 *ro
         x[c] = sub < 4 ? x[c] * a.x + other * a.y : x[c] * a.x - other * a.y;
     }
 }
+// Rotates the row's fragment x back by the angles rr holds: each pair (c, c + 32) is (x[nt], x[nt + 4]).
+__device__ __forceinline__ void rope_rotate_frag(float (&x)[8][2], const RopeRow &rr) {
+#pragma unroll
+    for (int nt = 0; nt < 4; nt++)
+#pragma unroll
+        for (int e = 0; e < 2; e++) {
+            const float2 a = rr.a[nt][e];
+            const float g1 = x[nt][e], g2 = x[nt + 4][e];
+            x[nt][e] = g1 * a.x + g2 * a.y;
+            x[nt + 4][e] = g2 * a.x - g1 * a.y;
+        }
+}
 // Stores x into the row at `row`, rotated first when rr != NULL.
 __device__ __forceinline__ void store_frag_row(floatX *row, float (&x)[8][2], const RopeRow *rr, int tq) {
-    if (rr) {
-#pragma unroll
-        for (int nt = 0; nt < 4; nt++)
-#pragma unroll
-            for (int e = 0; e < 2; e++) {
-                const float2 a = rr->a[nt][e];
-                const float g1 = x[nt][e], g2 = x[nt + 4][e];
-                x[nt][e] = g1 * a.x + g2 * a.y;
-                x[nt + 4][e] = g2 * a.x - g1 * a.y;
-            }
-    }
+    if (rr) rope_rotate_frag(x, *rr);
 #pragma unroll
     for (int nt = 0; nt < 8; nt++)
         *reinterpret_cast<uint32_t *>(row + nt * 8 + 2 * tq) = pack_bf16(x[nt][0], x[nt][1]);
@@ -1054,14 +1056,7 @@ __global__ void __launch_bounds__(Cfg::kThreads, Cfg::kMinBlocks)
             if (rope) {
                 RopeRow rr;
                 rope_row_load(rr, rope, keys.key_row(j < n_keys ? j : 0), tq);
-#pragma unroll
-                for (int nt = 0; nt < 4; nt++)
-#pragma unroll
-                    for (int e = 0; e < 2; e++) {
-                        const float2 a = rr.a[nt][e];
-                        const float g1 = x[nt][e], g2 = x[nt + 4][e];
-                        x[nt][e] = g1 * a.x + g2 * a.y, x[nt + 4][e] = g2 * a.x - g1 * a.y;
-                    }
+                rope_rotate_frag(x, rr);
             }
 #pragma unroll
             for (int nt = 0; nt < D / 8; nt++) dkp[mt][nt][r] = pack_bf16(x[nt][0], x[nt][1]);

@@ -64,6 +64,17 @@ template <int VEC> __device__ __forceinline__ int dw_slot(int c, int C) {
     return VEC == 8 ? (c % 8) * (C / 8) + c / 8 : c;
 }
 
+// The end of both backward kernels: after the block's barrier, its kWarps shared dw rows added in warp order into
+// the block's partial row (column c of a shared row at dw_slot<VEC>(c, C)).
+template <int VEC>
+__device__ __forceinline__ void write_dw_partial(float *partial, const float *dw_rows, int C) {
+    for (int c = threadIdx.x; c < C; c += blockDim.x) {
+        float acc = 0.0f;
+        for (int k = 0; k < kWarps; k++) acc += dw_rows[(size_t)k * C + dw_slot<VEC>(c, C)];
+        partial[(size_t)blockIdx.x * C + c] = acc;
+    }
+}
+
 template <int VEC, bool ADD>
 __global__ void rmsnorm_backward_kernel(floatX *dx, float *partial, const floatX *dout, const floatX *x,
                                         const floatX *w, const float *rstd, int N, int C) {
@@ -107,11 +118,7 @@ __global__ void rmsnorm_backward_kernel(floatX *dx, float *partial, const floatX
         }
     }
     __syncthreads();
-    for (int c = threadIdx.x; c < C; c += blockDim.x) {
-        float acc = 0.0f;
-        for (int k = 0; k < kWarps; k++) acc += dw_rows[(size_t)k * C + dw_slot<VEC>(c, C)];
-        partial[(size_t)blockIdx.x * C + c] = acc;
-    }
+    write_dw_partial<VEC>(partial, dw_rows, C);
 }
 
 // The same two kernels with the row in registers: lane l holds columns (32 ch + l) 8 .. + 8 for ch < CH (C = 256 CH):
@@ -197,11 +204,7 @@ __global__ void __launch_bounds__(32 * kWarps, 2)
         }
     }
     __syncthreads();
-    for (int c = threadIdx.x; c < C; c += blockDim.x) {
-        float acc = 0.0f;
-        for (int k = 0; k < kWarps; k++) acc += dw_rows[(size_t)k * C + dw_slot<8>(c, C)];
-        partial[(size_t)blockIdx.x * C + c] = acc;
-    }
+    write_dw_partial<8>(partial, dw_rows, C);
 }
 
 // CH of the register kernels for C, or 0 when they do not apply (C not a multiple of 256, or over 1024: the
