@@ -50,7 +50,7 @@ build() {
         "$nvcc" -O3 -std=c++17 -arch="${CUDA_ARCH:-sm_90a}" -Isrc -Ikernels -c "$f" -o "$out/obj/cu_$(basename "$f" .cu).o" &
         pids+=($!)
     done
-    for f in kernels/cpu/*.c kernels/backend.c tests/gpu/fallback/cblas_sgemm.c tests/gpu/test_gpu_ops.c tests/gpu/bench_gpu.c; do
+    for f in kernels/cpu/*.c kernels/*.c tests/gpu/fallback/cblas_sgemm.c tests/gpu/test_gpu_ops.c tests/gpu/bench_gpu.c; do
         gcc "${cflags[@]}" -c "$f" -o "$out/obj/c_$(basename "$f" .c).o" &
         pids+=($!)
     done
@@ -133,6 +133,10 @@ lt=$(ls /usr/local/cuda*/lib64/libcublasLt.so.1* 2>/dev/null | head -1)
 [ -n "$lt" ] && libdirs="$libdirs:$(dirname "$lt")"
 export LD_LIBRARY_PATH="${libdirs}${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
 
+# The matrix products' tuned algorithms (kernels/gemm_cache.h) go to a file under $OUT, so they come back with the
+# logs; the test step starts it afresh and checks that a second process reads what the first wrote.
+export SCOUT_CUDA_GEMM_CACHE=${SCOUT_CUDA_GEMM_CACHE-$OUT/gemm-choices.txt}
+
 # The carried binaries, or a build on the spot: "--usage" makes them print usage and exit 2 without touching the
 # GPU; any other status (127: a library the loader cannot find) means they cannot run here. Only the steps that
 # use test_gpu_ops / bench_gpu need them.
@@ -206,12 +210,29 @@ for step in "${steps[@]}"; do
     test)
         # One process per op group; a group whose process dies (a fatal CUDA error) still counts as failed.
         : > "$OUT/test.log"
+        [ "${SCOUT_CUDA_GEMM_CACHE:-}" = "$OUT/gemm-choices.txt" ] && rm -f "$SCOUT_CUDA_GEMM_CACHE"
         failed_groups=""
         for g in $OP_GROUPS; do
             timeout 600 "$BIN/test_gpu_ops" --filter "$g" >> "$OUT/test.log" 2>&1
             rc=$?
             [ $rc -ne 0 ] && failed_groups="$failed_groups $g(rc=$rc)"
         done
+        # The GEMM tuning file (kernels/gemm_cache.h): the groups above timed their products' candidates and wrote
+        # their choices; the linear group run again must find every one of them there (no line added).
+        if [ -n "${SCOUT_CUDA_GEMM_CACHE:-}" ]; then
+            before=$(grep -vc '^#' "$SCOUT_CUDA_GEMM_CACHE" 2>/dev/null)
+            timeout 600 "$BIN/test_gpu_ops" --filter linear >> "$OUT/test.log" 2>&1 ||
+                failed_groups="$failed_groups linear-again"
+            after=$(grep -vc '^#' "$SCOUT_CUDA_GEMM_CACHE" 2>/dev/null)
+            if [ "${before:-0}" -gt 0 ] && [ "$before" = "$after" ]; then
+                echo "gemm tuning: $before choices written; the linear group run again read them all ok" |
+                    tee -a "$OUT/test.log"
+            else
+                echo "gemm tuning: ${before:-0} choices written, ${after:-0} after running the linear group again FAIL" |
+                    tee -a "$OUT/test.log"
+                failed_groups="$failed_groups gemm-tuning"
+            fi
+        fi
         grep -m1 '^device:' "$OUT/test.log"
         grep -vE '^(op |device:|[0-9]+ rows)' "$OUT/test.log" | grep -v ' ok$' # failures and messages only
         rows=$(grep -cE ' (ok|FAIL)$' "$OUT/test.log")

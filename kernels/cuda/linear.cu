@@ -10,10 +10,13 @@
 // own two-stage kernel (fixed-order partials, then column_sum's fixed-order sum into db): cuBLASLt's BGRADB epilogue would
 // overwrite rather than accumulate.
 //
-// Descriptors and the heuristic's algorithm are cached per GEMM configuration (plan_get). The alignment of every
-// pointer is part of the configuration and passed in the preference, so that the heuristic never picks a kernel
-// that assumes more alignment than a slice of a buffer has.
+// Descriptors and the algorithm are cached per GEMM configuration (plan_get). The alignment of every pointer is
+// part of the configuration and passed in the preference, so that the heuristic never picks a kernel that
+// assumes more alignment than a slice of a buffer has. The algorithm is the fastest of the heuristic's first
+// candidates, timed once per machine (gemm_tune.cu).
 #include "cuda/common.cuh"
+#include "cuda/gemm_tune.cuh"
+#include "gemm_cache.h"
 
 static const int kRowsPerBlock = 64;
 
@@ -46,8 +49,13 @@ static uint32_t alignment_of(const void *p) {
 typedef struct {
     cudaDataType d_type;
     int trans_a, trans_b, m, n, k, lda, ldb, ldd, has_bias;
+    int reads_c; // beta != 0: the epilogue reads C, which can change which candidate is fastest
     uint32_t al_a, al_b, al_c, al_d;
 } plan_key;
+
+// How many of the heuristic's candidates are timed: eight is what it offers for this project's shapes on the
+// H200 (asked for 64), and the best of them was 3-5% faster over a step's products than its first.
+static const int kCandidates = 8;
 
 // A cached plan: the descriptors and the algorithm for one key, built on the key's first call and kept for the
 // life of the process. Building them costs tens of microseconds of host time per call (five creates, a dozen
@@ -73,7 +81,16 @@ static void plan_destroy(gemm_plan *p) {
     cublasCheck(cublasLtMatmulDescDestroy(p->desc));
 }
 
-static void plan_build(gemm_plan *p, const plan_key *key) {
+// The configuration as one word: the tuning file's key (gemm_cache.h).
+static void key_text(char *out, size_t n, const plan_key *k) {
+    snprintf(out, n, "%s/t%d%d/m%d/n%d/k%d/ld%d.%d.%d/bias%d/c%d/al%u.%u.%u.%u",
+             k->d_type == CUDA_R_32F ? "f32" : "bf16", k->trans_a, k->trans_b, k->m, k->n, k->k, k->lda, k->ldb,
+             k->ldd, k->has_bias, k->reads_c, k->al_a, k->al_b, k->al_c, k->al_d);
+}
+
+// A, B and bias are the call's operands (read by the tuning's timed products), beta its beta.
+static void plan_build(gemm_plan *p, const plan_key *key, const void *A, const void *B, const void *bias, float beta,
+                       void *ws, cudaStream_t stream) {
     scout_cuda_context *ctx = scout_cuda_ctx();
     p->key = *key;
     cublasCheck(cublasLtMatmulDescCreate(&p->desc, CUBLAS_COMPUTE_32F, CUDA_R_32F));
@@ -81,12 +98,14 @@ static void plan_build(gemm_plan *p, const plan_key *key) {
     cublasCheck(cublasLtMatmulDescSetAttribute(p->desc, CUBLASLT_MATMUL_DESC_TRANSA, &ta, sizeof(ta)));
     cublasCheck(cublasLtMatmulDescSetAttribute(p->desc, CUBLASLT_MATMUL_DESC_TRANSB, &tb, sizeof(tb)));
     if (key->has_bias) {
-        // The bias pointer itself is set per call (matmul_lt); the heuristic only needs to know there is one.
+        // The heuristic only needs to know there is a bias; its pointer is set on every call (matmul_lt), and here
+        // for the tuning's timed products (gemm_tune_choose).
         cublasLtEpilogue_t epi = CUBLASLT_EPILOGUE_BIAS;
         cudaDataType bias_type = CUDA_R_16BF;
         cublasCheck(cublasLtMatmulDescSetAttribute(p->desc, CUBLASLT_MATMUL_DESC_EPILOGUE, &epi, sizeof(epi)));
         cublasCheck(cublasLtMatmulDescSetAttribute(p->desc, CUBLASLT_MATMUL_DESC_BIAS_DATA_TYPE, &bias_type,
                                                    sizeof(bias_type)));
+        cublasCheck(cublasLtMatmulDescSetAttribute(p->desc, CUBLASLT_MATMUL_DESC_BIAS_POINTER, &bias, sizeof(bias)));
     }
     // Layouts describe the stored matrices; the transpose is the descriptor's business.
     const int m = key->m, n = key->n, k = key->k;
@@ -106,16 +125,21 @@ static void plan_build(gemm_plan *p, const plan_key *key) {
                                                      sizeof(key->al_c)));
     cublasCheck(cublasLtMatmulPreferenceSetAttribute(pref, CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_D_BYTES, &key->al_d,
                                                      sizeof(key->al_d)));
-    cublasLtMatmulHeuristicResult_t heur;
+    cublasLtMatmulHeuristicResult_t heur[kCandidates];
     int found = 0;
-    cublasCheck(cublasLtMatmulAlgoGetHeuristic(ctx->lt, p->desc, p->la, p->lb, p->ld, p->ld, pref, 1, &heur, &found));
+    cublasCheck(cublasLtMatmulAlgoGetHeuristic(ctx->lt, p->desc, p->la, p->lb, p->ld, p->ld, pref, kCandidates, heur,
+                                               &found));
     cublasCheck(cublasLtMatmulPreferenceDestroy(pref));
     scout_require(found > 0, "cuBLASLt found no algorithm for m=%d n=%d k=%d (trans %d %d, bias %d, D %s)", m, n, k,
                   key->trans_a, key->trans_b, key->has_bias, key->d_type == CUDA_R_32F ? "fp32" : "bf16");
-    p->algo = heur.algo;
+    char text[GEMM_CACHE_KEY_MAX];
+    key_text(text, sizeof text, key);
+    const size_t d_bytes = (size_t)key->ldd * n * (key->d_type == CUDA_R_32F ? 4 : 2);
+    p->algo = gemm_tune_choose(text, p->desc, p->la, p->lb, p->ld, heur, found, A, B, d_bytes, beta, ws, stream);
 }
 
-static gemm_plan *plan_get(const plan_key *key) {
+static gemm_plan *plan_get(const plan_key *key, const void *A, const void *B, const void *bias, float beta,
+                           void *ws, cudaStream_t stream) {
     for (int i = 0; i < g_n_plans; i++)
         if (memcmp(&g_plans[i].key, key, sizeof(*key)) == 0) return &g_plans[i];
     gemm_plan *p;
@@ -128,7 +152,7 @@ static gemm_plan *plan_get(const plan_key *key) {
         // time only, so destroying them after the call returned is safe.
         plan_destroy(p);
     }
-    plan_build(p, key);
+    plan_build(p, key, A, B, bias, beta, ws, stream);
     return p;
 }
 
@@ -146,13 +170,15 @@ static void matmul_lt(void *D, cudaDataType d_type, int ldd, const floatX *A, bo
     key.trans_a = trans_a, key.trans_b = trans_b;
     key.m = m, key.n = n, key.k = k, key.lda = lda, key.ldb = ldb, key.ldd = ldd;
     key.has_bias = bias != NULL;
+    key.reads_c = beta != 0.0f;
     key.al_a = alignment_of(A), key.al_b = alignment_of(B), key.al_c = alignment_of(C), key.al_d = alignment_of(D);
-    gemm_plan *p = plan_get(&key);
+    void *ws = ctx->lt_workspace;
+    gemm_plan *p = plan_get(&key, A, B, bias, beta, ws, stream);
     if (bias)
         cublasCheck(cublasLtMatmulDescSetAttribute(p->desc, CUBLASLT_MATMUL_DESC_BIAS_POINTER, &bias, sizeof(bias)));
     const float alpha = 1.0f;
-    cublasCheck(cublasLtMatmul(ctx->lt, p->desc, &alpha, A, p->la, B, p->lb, &beta, C, p->ld, D, p->ld, &p->algo,
-                               ctx->lt_workspace, ctx->lt_workspace_size, stream));
+    cublasCheck(cublasLtMatmul(ctx->lt, p->desc, &alpha, A, p->la, B, p->lb, &beta, C, p->ld, D, p->ld, &p->algo, ws,
+                               ctx->lt_workspace_size, stream));
 }
 
 // ----------------------------------------------------------------------------------------------------------
@@ -189,7 +215,9 @@ extern "C" void linear_backward_cuda(void *dx, float *dW, float *db, const void 
     // formed in fp32 by the epilogue and rounded to bf16 once)
     matmul_lt(dx, CUDA_R_16BF, C_in, (const floatX *)W, false, C_in, (const floatX *)dout, false, C_out, C_in, N,
               C_out, NULL, NULL, dx_mode == SCOUT_DX_ADD ? 1.0f : 0.0f, stream);
-    // dW^T [C_in x C_out] += x^T [C_in x N] . (dout^T [C_out x N])^T   (accumulated in fp32: beta = 1)
+    // dW^T [C_in x C_out] += x^T [C_in x N] . (dout^T [C_out x N])^T   (accumulated in fp32: beta = 1). On one
+    // stream after dx: beside it on a second stream measured 0.5-1% slower per step of scout_swa_470m at 8 x 2048
+    // on the H200 (BENCHMARKS.md, sixth round): two full-GPU products only contend.
     matmul_lt(dW, CUDA_R_32F, C_in, (const floatX *)x, false, C_in, (const floatX *)dout, true, C_out, C_in, C_out, N,
               NULL, NULL, 1.0f, stream);
     if (!db) return;

@@ -36,7 +36,7 @@ for f in kernels/cuda/*.cu; do
 done
 g++ -std=c++17 -O2 -g -I"$CUDA_HOME/include" -c tests/gpu/emu/emu_runtime.cpp -o "$out/obj/emu_runtime.o" & pids+=($!)
 prog=${EMU_PROG:-test_gpu_ops}
-for f in kernels/cpu/*.c kernels/backend.c tests/gpu/$prog.c; do
+for f in kernels/cpu/*.c kernels/*.c tests/gpu/$prog.c; do
     b=$(basename "$f" .c)
     gcc "${CFLAGS[@]}" -c "$f" -o "$out/obj/c_$b.o" & pids+=($!)
     objs+=("$out/obj/c_$b.o")
