@@ -1494,6 +1494,12 @@ static void attention_backward(void *dq, void *dk, void *dv, const void *dout, c
         const float2 *rope = rope_theta > 0.0f ? rope_angle_table(T, d, 0, rope_theta, stream) : NULL;
         // Checkpoint attention without GQA: the dq kernel writes the self-only rows of dk, dv too.
         const bool fuse_self = Keys::kSelfSeed && n_h == n_kv;
+        // The dk/dv kernels (and their reduction) run on a second stream beside the dq kernel: they read the same
+        // inputs and write disjoint rows (dq; the self-only rows of dk, dv; the key rows or the workspace's
+        // partial sums), and side by side each fills the SMs the other leaves idle: checkpoint attention at short
+        // T is latency-bound (the dq kernel's blocks see 1-4 key tiles each), and both kernels end in a tail.
+        const int n_keys = keys.n_keys();
+        cudaStream_t kv_stream = n_keys > 0 ? scout_cuda_fork(stream) : stream;
         DqTiles::visit(tile_choice().dq, [&](auto tile) {
             using Cfg = decltype(tile);
             auto kernel = dq_kernel<Cfg, Keys>();
@@ -1506,7 +1512,6 @@ static void attention_backward(void *dq, void *dk, void *dv, const void *dout, c
                 fuse_self ? (floatX *)dv : NULL, rope);
         });
         cudaCheck(cudaGetLastError());
-        const int n_keys = keys.n_keys();
         if (n_keys > 0) {
             const int chunk = dkdv_split_chunk<Keys>(T), n_split = chunk ? ceil_div(T, chunk) : 1;
             float *part = chunk ? (float *)((char *)ws + delta_ws_bytes(B, T, n_h)) : NULL;
@@ -1518,7 +1523,7 @@ static void attention_backward(void *dq, void *dk, void *dv, const void *dout, c
                 constexpr size_t smem = dkdv_smem_bytes<Cfg>();
                 static const bool opted = smem_opt_in(kernel, smem);
                 (void)opted;
-                kernel<<<dim3(ceil_div(n_keys, Cfg::kOwn), n_kv * n_split, B), Cfg::kThreads, smem, stream>>>(
+                kernel<<<dim3(ceil_div(n_keys, Cfg::kOwn), n_kv * n_split, B), Cfg::kThreads, smem, kv_stream>>>(
                     (floatX *)dk, (floatX *)dv, (const floatX *)dout, (const floatX *)q, (const floatX *)k,
                     (const floatX *)v, lse, delta, T, n_h, n_kv, ldq, ldkv, keys, scale * kLog2e, scale, chunk, part,
                     rope);
@@ -1526,10 +1531,11 @@ static void attention_backward(void *dq, void *dk, void *dv, const void *dout, c
             cudaCheck(cudaGetLastError());
             if (part) {
                 const size_t threads = (size_t)B * n_kv * n_keys * (kMmaD / 8);
-                attn_dkdv_reduce_kernel<kMmaD, Keys><<<(unsigned)ceil_div_sz(threads, 256), 256, 0, stream>>>(
+                attn_dkdv_reduce_kernel<kMmaD, Keys><<<(unsigned)ceil_div_sz(threads, 256), 256, 0, kv_stream>>>(
                     (floatX *)dk, (floatX *)dv, part, B, T, n_kv, ldkv, keys, chunk, n_split, rope);
                 cudaCheck(cudaGetLastError());
             }
+            scout_cuda_join(stream);
         }
         if constexpr (Keys::kSelfSeed) { // the rows that are no checkpoint, with GQA: self term only
             if (!fuse_self) {

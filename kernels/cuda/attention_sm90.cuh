@@ -82,6 +82,26 @@ template <int D> __device__ __forceinline__ float swz_row_dot(const floatX *tile
     const int tq = threadIdx.x % 4;
     return row_dot<D>([&](int kk, int half) { return swz_pair(tile, row, kk * 16 + half * 8 + 2 * tq); }, x);
 }
+// The thread's pairs of a global row x, columns 8 j + 2 (lane % 4) + (0, 1) in x[j] (the columns row_dot and
+// the C fragments' tile j hold): the checkpoint self term's k_i, v_i, loaded into registers before the prologue
+// waits for its tiles, so the two memory latencies overlap instead of following each other.
+template <int D> __device__ __forceinline__ void load_row_pairs(uint32_t (&x)[D / 8], const floatX *row) {
+    const int tq = threadIdx.x % 4;
+#pragma unroll
+    for (int j = 0; j < D / 8; j++) x[j] = ld_pair(row + 8 * j + 2 * tq);
+}
+// swz_row_dot with the global row's pairs already in registers (load_row_pairs).
+template <int D>
+__device__ __forceinline__ float swz_row_dot_pairs(const floatX *tile, int row, const uint32_t (&x)[D / 8]) {
+    const int tq = threadIdx.x % 4;
+    float s = 0.0f;
+#pragma unroll
+    for (int j = 0; j < D / 8; j++) {
+        const uint32_t w = swz_pair(tile, row, 8 * j + 2 * tq);
+        s += bf_lo(w) * bf_lo(x[j]) + bf_hi(w) * bf_hi(x[j]);
+    }
+    return s;
+}
 
 // x = A B^T and y = C E^T over the head dim (D / 16 k-steps, every operand a K-major tile), as two commit groups
 // with x's first, so that a wait<1> returns with x done while y may still run: S and dP in the dq kernel, S^T
@@ -143,6 +163,15 @@ __global__ void __launch_bounds__(Cfg::kThreads, Cfg::kMinBlocks)
     cp_async_commit();
     if (t_begin + 1 < t_end) load_kv(t_begin + 1);
     cp_async_commit();
+    uint32_t k_self[2][D / 8], v_self[2][D / 8]; // the self seed's k_i, v_i (checkpoint attention)
+    if (Keys::kSelfSeed) {
+#pragma unroll
+        for (int r = 0; r < 2; r++) {
+            const int i = min(w0 + g + 8 * r, T - 1);
+            load_row_pairs<D>(k_self[r], kb + (size_t)i * kv_stride);
+            load_row_pairs<D>(v_self[r], vb + (size_t)i * kv_stride);
+        }
+    }
     cp_async_wait<1>(); // Q (with tile t_begin) for the self seed below
     __syncthreads();
 
@@ -153,16 +182,13 @@ __global__ void __launch_bounds__(Cfg::kThreads, Cfg::kMinBlocks)
         const int i = w0 + g + 8 * r;
         if (Keys::kSelfSeed) {
             const bool ok = i < T;
-            const floatX *ki = kb + (size_t)(ok ? i : 0) * kv_stride;
-            const floatX *vi = vb + (size_t)(ok ? i : 0) * kv_stride;
-            const float dot = quad_sum(swz_row_dot<D>(sQ, i - q0, ki));
+            const float dot = quad_sum(swz_row_dot_pairs<D>(sQ, i - q0, k_self[r]));
             m_r[r] = ok ? dot * scale_log2 : 0.0f;
             l_r[r] = tq == 0 ? 1.0f : 0.0f;
 #pragma unroll
             for (int nt = 0; nt < 8; nt++) {
-                const uint32_t vv = ld_pair(vi + nt * 8 + 2 * tq);
-                o[nt][2 * r] = ok ? bf_lo(vv) : 0.0f;
-                o[nt][2 * r + 1] = ok ? bf_hi(vv) : 0.0f;
+                o[nt][2 * r] = ok ? bf_lo(v_self[r][nt]) : 0.0f;
+                o[nt][2 * r + 1] = ok ? bf_hi(v_self[r][nt]) : 0.0f;
             }
         } else {
             m_r[r] = -INFINITY;
@@ -301,10 +327,23 @@ __global__ void __launch_bounds__(Cfg::kThreads, Cfg::kMinBlocks)
         if (t_begin + i < t_end) load_kv(t_begin + i);
         cp_async_commit();
     }
+    // The rows' statistics and the self terms' k_i, v_i, loaded before the wait for the tiles (see load_row_pairs).
+    float lse2[2], dlt[2];
+    uint32_t k_self[2][D / 8], v_self[2][D / 8];
+#pragma unroll
+    for (int r = 0; r < 2; r++) {
+        const int i = w0 + g + 8 * r;
+        const bool ok = i < T;
+        lse2[r] = ok ? lse[((size_t)b * n_h + h) * T + i] * kLog2e : 0.0f;
+        dlt[r] = ok ? delta[((size_t)b * n_h + h) * T + i] : 0.0f;
+        if (Keys::kSelfSeed) {
+            load_row_pairs<D>(k_self[r], kb + (size_t)min(i, T - 1) * kv_stride);
+            load_row_pairs<D>(v_self[r], vb + (size_t)min(i, T - 1) * kv_stride);
+        }
+    }
     cp_async_wait<P - 1>(); // Q, dO (with the first key tile) for the self terms below
     __syncthreads();
 
-    float lse2[2], dlt[2];
     float self_p[2], self_ds[2]; // checkpoint attention, no GQA: the self-only rows' dk, dv terms (p < 0: none)
     float dqa[8][4];
     zero_acc(dqa);
@@ -312,20 +351,15 @@ __global__ void __launch_bounds__(Cfg::kThreads, Cfg::kMinBlocks)
     for (int r = 0; r < 2; r++) {
         const int i = w0 + g + 8 * r;
         const bool ok = i < T;
-        lse2[r] = ok ? lse[((size_t)b * n_h + h) * T + i] * kLog2e : 0.0f;
-        dlt[r] = ok ? delta[((size_t)b * n_h + h) * T + i] : 0.0f;
         if (Keys::kSelfSeed) { // as in attn_bwd_dq_mma_kernel, with q_i, dO_i read from the swizzled tiles
-            const floatX *ki = kb + (size_t)(ok ? i : 0) * kv_stride;
-            const floatX *vi = vb + (size_t)(ok ? i : 0) * kv_stride;
-            const float l2 = quad_sum(swz_row_dot<D>(sQ, i - q0, ki)) * scale_log2;
-            const float dp = quad_sum(swz_row_dot<D>(sdO, i - q0, vi));
+            const float l2 = quad_sum(swz_row_dot_pairs<D>(sQ, i - q0, k_self[r])) * scale_log2;
+            const float dp = quad_sum(swz_row_dot_pairs<D>(sdO, i - q0, v_self[r]));
             const float p = ok ? exp2f(l2 - lse2[r]) : 0.0f;
             const float dl = p * (dp - dlt[r]);
 #pragma unroll
             for (int nt = 0; nt < 8; nt++) {
-                const uint32_t kv = ld_pair(ki + nt * 8 + 2 * tq);
-                dqa[nt][2 * r] += dl * bf_lo(kv);
-                dqa[nt][2 * r + 1] += dl * bf_hi(kv);
+                dqa[nt][2 * r] += dl * bf_lo(k_self[r][nt]);
+                dqa[nt][2 * r + 1] += dl * bf_hi(k_self[r][nt]);
             }
             // Stored after the main loop, with the row's dq and RoPE angles (Q, dO stay in shared memory).
             self_p[r] = self_dk && ok && keys.self_only(i) ? p : -1.0f;

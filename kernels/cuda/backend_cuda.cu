@@ -35,6 +35,27 @@ scout_cuda_context *scout_cuda_ctx(void) {
 
 extern "C" cudaStream_t scout_cuda_stream(void) { return scout_cuda_ctx()->stream; }
 
+// The second stream of scout_cuda_fork / scout_cuda_join and its two events (no timing: cheaper to record),
+// created on first use.
+static cudaStream_t g_side_stream;
+static cudaEvent_t g_fork_ev, g_join_ev;
+
+cudaStream_t scout_cuda_fork(cudaStream_t stream) {
+    if (!g_side_stream) {
+        cudaCheck(cudaStreamCreateWithFlags(&g_side_stream, cudaStreamNonBlocking));
+        cudaCheck(cudaEventCreateWithFlags(&g_fork_ev, cudaEventDisableTiming));
+        cudaCheck(cudaEventCreateWithFlags(&g_join_ev, cudaEventDisableTiming));
+    }
+    cudaCheck(cudaEventRecord(g_fork_ev, stream));
+    cudaCheck(cudaStreamWaitEvent(g_side_stream, g_fork_ev, 0));
+    return g_side_stream;
+}
+
+void scout_cuda_join(cudaStream_t stream) {
+    cudaCheck(cudaEventRecord(g_join_ev, g_side_stream));
+    cudaCheck(cudaStreamWaitEvent(stream, g_join_ev, 0));
+}
+
 extern "C" int scout_cuda_set_flag(scout_cuda_flag flag, int value) {
     scout_require(flag == SCOUT_CUDA_ATTENTION_GENERAL || flag == SCOUT_CUDA_ADAMW_ROUND_NEAREST,
                   "scout_cuda_set_flag: unknown flag %d", (int)flag);

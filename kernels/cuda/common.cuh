@@ -71,6 +71,12 @@ typedef struct {
 
 scout_cuda_context *scout_cuda_ctx(void); // backend_cuda.cu
 
+// Two independent halves of an op on two streams: scout_cuda_fork(stream) returns a second stream that starts
+// after everything queued on `stream` so far; scout_cuda_join(stream) makes `stream` wait for what was queued on
+// that second stream since. Only for kernels that write disjoint memory (no order between them is implied).
+cudaStream_t scout_cuda_fork(cudaStream_t stream);
+void scout_cuda_join(cudaStream_t stream);
+
 // ---- conversions and packed 128-bit access ----------------------------------------------------------------
 
 __device__ __forceinline__ float bf2f(floatX x) { return __bfloat162float(x); }
