@@ -1058,6 +1058,9 @@ int main(int argc, char **argv) {
     test_ce(5, 32000, 0);
     test_ce(33, 1001, 0);
     test_ce(8, 32000, 1);
+    test_ce(3, 32768, 1); // the longest row held in registers
+    test_ce(3, 32776, 0); // one chunk longer: the online two-pass kernel
+    test_ce(7, 64, 1);    // most of the register chunks empty
     test_adamw(1000003, 1, 0);
     test_adamw(1000003, 10, 0);
     test_adamw(4097, 3, 1);
