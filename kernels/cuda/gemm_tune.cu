@@ -45,7 +45,7 @@ static void tune_init(void) {
 // chosen candidate, or -1 when none could run.
 static int time_candidates(cublasLtMatmulDesc_t desc, cublasLtMatrixLayout_t la, cublasLtMatrixLayout_t lb,
                            cublasLtMatrixLayout_t ld, const cublasLtMatmulHeuristicResult_t *cand, int n_cand,
-                           const void *A, const void *B, void *D, float beta, void *ws, cudaStream_t stream) {
+                           const void *A, const void *B, void *D, float beta, cudaStream_t stream) {
     scout_cuda_context *ctx = scout_cuda_ctx();
     static cudaEvent_t ev[2];
     if (!ev[0]) cudaCheck(cudaEventCreate(&ev[0])), cudaCheck(cudaEventCreate(&ev[1]));
@@ -54,8 +54,8 @@ static int time_candidates(cublasLtMatmulDesc_t desc, cublasLtMatrixLayout_t la,
     bool ok[16];
     for (int i = 0; i < n_cand; i++) {
         // One untimed call each: loads the kernel's module, and leaves out a candidate that cannot run.
-        ok[i] = cublasLtMatmul(ctx->lt, desc, &alpha, A, la, B, lb, &beta, D, ld, D, ld, &cand[i].algo, ws,
-                               ctx->lt_workspace_size, stream) == CUBLAS_STATUS_SUCCESS;
+        ok[i] = cublasLtMatmul(ctx->lt, desc, &alpha, A, la, B, lb, &beta, D, ld, D, ld, &cand[i].algo,
+                               ctx->lt_workspace, ctx->lt_workspace_size, stream) == CUBLAS_STATUS_SUCCESS;
         best_ms[i] = 1e30f;
     }
     for (int r = 0; r < kRounds; r++)
@@ -63,8 +63,8 @@ static int time_candidates(cublasLtMatmulDesc_t desc, cublasLtMatrixLayout_t la,
             if (!ok[i]) continue;
             cudaCheck(cudaEventRecord(ev[0], stream));
             for (int c = 0; c < kCallsPerRound; c++)
-                cublasCheck(cublasLtMatmul(ctx->lt, desc, &alpha, A, la, B, lb, &beta, D, ld, D, ld, &cand[i].algo, ws,
-                                           ctx->lt_workspace_size, stream));
+                cublasCheck(cublasLtMatmul(ctx->lt, desc, &alpha, A, la, B, lb, &beta, D, ld, D, ld, &cand[i].algo,
+                                           ctx->lt_workspace, ctx->lt_workspace_size, stream));
             cudaCheck(cudaEventRecord(ev[1], stream));
             cudaCheck(cudaEventSynchronize(ev[1]));
             float ms = 0.0f;
@@ -82,8 +82,7 @@ static int time_candidates(cublasLtMatmulDesc_t desc, cublasLtMatrixLayout_t la,
 cublasLtMatmulAlgo_t gemm_tune_choose(const char *key, cublasLtMatmulDesc_t desc, cublasLtMatrixLayout_t la,
                                       cublasLtMatrixLayout_t lb, cublasLtMatrixLayout_t ld,
                                       const cublasLtMatmulHeuristicResult_t *cand, int n_cand, const void *A,
-                                      const void *B, size_t d_bytes, float beta, void *workspace,
-                                      cudaStream_t stream) {
+                                      const void *B, size_t d_bytes, float beta, cudaStream_t stream) {
     if (n_cand <= 1) return cand[0].algo;
     if (g_state < 0) tune_init();
     if (!g_state) return cand[0].algo;
@@ -117,7 +116,7 @@ cublasLtMatmulAlgo_t gemm_tune_choose(const char *key, cublasLtMatmulDesc_t desc
                 "(SCOUT_CUDA_GEMM_TUNE=0: the heuristic's first)\n",
                 g_cache.path[0] ? g_cache.path : "memory (no HOME or XDG_CACHE_HOME)");
     }
-    int chosen = time_candidates(desc, la, lb, ld, cand, n_cand, A, B, D, beta, workspace, stream);
+    int chosen = time_candidates(desc, la, lb, ld, cand, n_cand, A, B, D, beta, stream);
     cudaCheck(cudaFree(D));
     if (chosen < 0) return cand[0].algo; // none ran in the timing: let the caller's real call report it
     int err = gemm_cache_add(&g_cache, key, cand[chosen].algo.data);

@@ -90,7 +90,7 @@ static void key_text(char *out, size_t n, const plan_key *k) {
 
 // A, B and bias are the call's operands (read by the tuning's timed products), beta its beta.
 static void plan_build(gemm_plan *p, const plan_key *key, const void *A, const void *B, const void *bias, float beta,
-                       void *ws, cudaStream_t stream) {
+                       cudaStream_t stream) {
     scout_cuda_context *ctx = scout_cuda_ctx();
     p->key = *key;
     cublasCheck(cublasLtMatmulDescCreate(&p->desc, CUBLAS_COMPUTE_32F, CUDA_R_32F));
@@ -135,11 +135,11 @@ static void plan_build(gemm_plan *p, const plan_key *key, const void *A, const v
     char text[GEMM_CACHE_KEY_MAX];
     key_text(text, sizeof text, key);
     const size_t d_bytes = (size_t)key->ldd * n * (key->d_type == CUDA_R_32F ? 4 : 2);
-    p->algo = gemm_tune_choose(text, p->desc, p->la, p->lb, p->ld, heur, found, A, B, d_bytes, beta, ws, stream);
+    p->algo = gemm_tune_choose(text, p->desc, p->la, p->lb, p->ld, heur, found, A, B, d_bytes, beta, stream);
 }
 
 static gemm_plan *plan_get(const plan_key *key, const void *A, const void *B, const void *bias, float beta,
-                           void *ws, cudaStream_t stream) {
+                           cudaStream_t stream) {
     for (int i = 0; i < g_n_plans; i++)
         if (memcmp(&g_plans[i].key, key, sizeof(*key)) == 0) return &g_plans[i];
     gemm_plan *p;
@@ -152,7 +152,7 @@ static gemm_plan *plan_get(const plan_key *key, const void *A, const void *B, co
         // time only, so destroying them after the call returned is safe.
         plan_destroy(p);
     }
-    plan_build(p, key, A, B, bias, beta, ws, stream);
+    plan_build(p, key, A, B, bias, beta, stream);
     return p;
 }
 
@@ -172,13 +172,12 @@ static void matmul_lt(void *D, cudaDataType d_type, int ldd, const floatX *A, bo
     key.has_bias = bias != NULL;
     key.reads_c = beta != 0.0f;
     key.al_a = alignment_of(A), key.al_b = alignment_of(B), key.al_c = alignment_of(C), key.al_d = alignment_of(D);
-    void *ws = ctx->lt_workspace;
-    gemm_plan *p = plan_get(&key, A, B, bias, beta, ws, stream);
+    gemm_plan *p = plan_get(&key, A, B, bias, beta, stream);
     if (bias)
         cublasCheck(cublasLtMatmulDescSetAttribute(p->desc, CUBLASLT_MATMUL_DESC_BIAS_POINTER, &bias, sizeof(bias)));
     const float alpha = 1.0f;
-    cublasCheck(cublasLtMatmul(ctx->lt, p->desc, &alpha, A, p->la, B, p->lb, &beta, C, p->ld, D, p->ld, &p->algo, ws,
-                               ctx->lt_workspace_size, stream));
+    cublasCheck(cublasLtMatmul(ctx->lt, p->desc, &alpha, A, p->la, B, p->lb, &beta, C, p->ld, D, p->ld, &p->algo,
+                               ctx->lt_workspace, ctx->lt_workspace_size, stream));
 }
 
 // ----------------------------------------------------------------------------------------------------------
