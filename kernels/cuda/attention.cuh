@@ -267,18 +267,22 @@ __device__ __forceinline__ void store_frag_row(floatX *row, float (&x)[8][2], co
 // The columns a thread holds, in both the A-fragment layout (a0..a3 of k-step kk) and the C layout (tiles nt =
 // 2kk, 2kk+1): column(kk, half, e) = 16 kk + 8 half + 2 (lane % 4) + e. A row-vector dot product of a thread's
 // values of a row with a global row x is therefore a quad-local partial sum; pair(kk, half) returns the thread's
-// two bf16 of columns 16 kk + 8 half + 2 (lane % 4) + (0, 1) of the row, wherever they are held.
-template <int D, class Pair> __device__ __forceinline__ float row_dot(Pair pair, const floatX *x) {
-    const int tq = threadIdx.x % 4;
+// two bf16 of columns 16 kk + 8 half + 2 (lane % 4) + (0, 1) of the row, wherever they are held. pair_dot takes
+// the other row's pairs from a second such accessor (registers, say), row_dot reads them from the global row x.
+template <int D, class PairA, class PairX> __device__ __forceinline__ float pair_dot(PairA pair, PairX xpair) {
     float s = 0.0f;
 #pragma unroll
     for (int kk = 0; kk < D / 16; kk++)
 #pragma unroll
         for (int half = 0; half < 2; half++) {
-            const uint32_t w = pair(kk, half), xv = ld_pair(x + kk * 16 + half * 8 + 2 * tq);
+            const uint32_t w = pair(kk, half), xv = xpair(kk, half);
             s += bf_lo(w) * bf_lo(xv) + bf_hi(w) * bf_hi(xv);
         }
     return s;
+}
+template <int D, class Pair> __device__ __forceinline__ float row_dot(Pair pair, const floatX *x) {
+    const int tq = threadIdx.x % 4;
+    return pair_dot<D>(pair, [&](int kk, int half) { return ld_pair(x + kk * 16 + half * 8 + 2 * tq); });
 }
 // ... of row r (0: row g, 1: row g + 8) of A fragments held in registers.
 template <int D>

@@ -77,11 +77,6 @@ __device__ __forceinline__ uint32_t swz_pair(const floatX *tile, int row, int co
     return *reinterpret_cast<const uint32_t *>(tile + wg::swz(row, col));
 }
 
-// row_dot (attention.cuh) for row `row` of a swizzled smem tile.
-template <int D> __device__ __forceinline__ float swz_row_dot(const floatX *tile, int row, const floatX *x) {
-    const int tq = threadIdx.x % 4;
-    return row_dot<D>([&](int kk, int half) { return swz_pair(tile, row, kk * 16 + half * 8 + 2 * tq); }, x);
-}
 // The thread's pairs of a global row x, columns 8 j + 2 (lane % 4) + (0, 1) in x[j] (the columns row_dot and
 // the C fragments' tile j hold): the checkpoint self term's k_i, v_i, loaded into registers before the prologue
 // waits for its tiles, so the two memory latencies overlap instead of following each other.
@@ -90,17 +85,12 @@ template <int D> __device__ __forceinline__ void load_row_pairs(uint32_t (&x)[D 
 #pragma unroll
     for (int j = 0; j < D / 8; j++) x[j] = ld_pair(row + 8 * j + 2 * tq);
 }
-// swz_row_dot with the global row's pairs already in registers (load_row_pairs).
+// row_dot (attention.cuh) of row `row` of a swizzled smem tile with a row held in registers (load_row_pairs).
 template <int D>
 __device__ __forceinline__ float swz_row_dot_pairs(const floatX *tile, int row, const uint32_t (&x)[D / 8]) {
     const int tq = threadIdx.x % 4;
-    float s = 0.0f;
-#pragma unroll
-    for (int j = 0; j < D / 8; j++) {
-        const uint32_t w = swz_pair(tile, row, 8 * j + 2 * tq);
-        s += bf_lo(w) * bf_lo(x[j]) + bf_hi(w) * bf_hi(x[j]);
-    }
-    return s;
+    return pair_dot<D>([&](int kk, int half) { return swz_pair(tile, row, kk * 16 + half * 8 + 2 * tq); },
+                       [&](int kk, int half) { return x[2 * kk + half]; });
 }
 
 // x = A B^T and y = C E^T over the head dim (D / 16 k-steps, every operand a K-major tile), as two commit groups
