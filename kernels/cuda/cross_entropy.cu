@@ -29,6 +29,13 @@ __device__ __forceinline__ void online_push(float &m, float &s, float x) {
     }
 }
 
+// One element of the gradient: (softmax - onehot) * dloss, rounded to bf16.
+__device__ __forceinline__ floatX ce_grad(float x, float lse, float dloss, bool is_target) {
+    float g = expf(x - lse) * dloss;
+    if (is_target) g -= dloss;
+    return f2bf(g);
+}
+
 template <int VEC, bool LOSS, bool GRAD>
 __global__ void __launch_bounds__(kThreads) cross_entropy_kernel(float *losses, floatX *dlogits,
                                                                  const floatX *logits, const int32_t *targets,
@@ -60,16 +67,10 @@ __global__ void __launch_bounds__(kThreads) cross_entropy_kernel(float *losses, 
         for (int c = threadIdx.x * VEC; c < V; c += blockDim.x * VEC) {
             if (VEC == 8) {
                 x128 v = load128(row + c), o;
-                for (int k = 0; k < 8; k++) {
-                    float g = expf(bf2f(v[k]) - lse) * dloss;
-                    if (c + k == target) g -= dloss;
-                    o[k] = f2bf(g);
-                }
+                for (int k = 0; k < 8; k++) o[k] = ce_grad(bf2f(v[k]), lse, dloss, c + k == target);
                 store128(drow + c, o);
             } else {
-                float g = expf(bf2f(row[c]) - lse) * dloss;
-                if (c == target) g -= dloss;
-                drow[c] = f2bf(g);
+                drow[c] = ce_grad(bf2f(row[c]), lse, dloss, c == target);
             }
         }
     }
@@ -119,11 +120,7 @@ __global__ void __launch_bounds__(kRegThreads) cross_entropy_reg_kernel(float *l
             if (c >= V) continue;
             x128 o;
 #pragma unroll
-            for (int k = 0; k < 8; k++) {
-                float g = expf(bf2f(x[j][k]) - lse) * dloss;
-                if (c + k == target) g -= dloss;
-                o[k] = f2bf(g);
-            }
+            for (int k = 0; k < 8; k++) o[k] = ce_grad(bf2f(x[j][k]), lse, dloss, c + k == target);
             store128(drow + c, o);
         }
     }
