@@ -13,7 +13,11 @@
 # the peak from --peak-tflops or SCOUT_PEAK_TFLOPS (no name table; empty when neither is given); peak memory from
 # scout-train's closing report: the bytes the model allocated (parameters, optimizer, activations, workspace: all
 # allocated up front) and what cudaMemGetInfo says is in use on the device (that plus the CUDA context and
-# cuBLASLt's workspace). A run that does not fit prints its error instead.
+# cuBLASLt's workspace). A run that does not fit prints its error instead. Where nvidia-smi runs, the SM clock and
+# board power are sampled every 200 ms during each run, and the medians over the samples with the GPU busy (>= 90%
+# utilisation: the training steps, not the start-up) are printed: an H200 training at full speed sits at its 700 W
+# cap with the SM clock well under its 1980 MHz, so a GPU's figure depends on how much work it does per joule
+# (BENCHMARKS.md, seventh round), and these two columns say how a run's GPU stood.
 #
 # --recompute: scout-train --recompute (each layer keeps only its input; the backward recomputes the rest), to
 # measure what it saves in peak memory and costs in time.
@@ -71,6 +75,20 @@ make_data() {
 # The median of the numbers on stdin.
 median() { sort -g | awk '{a[NR] = $1} END {if (NR == 0) print ""; else if (NR % 2) print a[(NR + 1) / 2]; else print (a[NR / 2] + a[NR / 2 + 1]) / 2}'; }
 
+# sample_gpu FILE: SM clock (MHz), power (W) and utilisation (%) every 200 ms into FILE, in the background (echoes the
+# sampler's pid; nothing without nvidia-smi). busy_median FILE COLUMN: the median of COLUMN (1 clock, 2 power) over
+# the samples at >= 90% utilisation, or "-".
+sample_gpu() {
+    command -v nvidia-smi >/dev/null || return 0
+    nvidia-smi --query-gpu=clocks.sm,power.draw,utilization.gpu --format=csv,noheader,nounits -lms 200 > "$1" 2>/dev/null &
+    echo $!
+}
+busy_median() {
+    local v
+    v=$(awk -F', *' -v c="$2" '$3 + 0 >= 90 {print $c}' "$1" 2>/dev/null | median)
+    [ -n "$v" ] && printf '%.0f' "$v" || printf -- '-'
+}
+
 if [ $data_only = 1 ]; then # only the shards (scripts/gpu-check.sh --build makes them here to carry)
     for shape in $shapes; do make_data "${shape#*x}" || exit 1; done
     exit 0
@@ -78,7 +96,7 @@ fi
 
 date -u +"bench-train: %Y-%m-%d %H:%M UTC, device $device, $steps steps per run${peak:+, peak $peak TFLOP/s}$([ $recompute = 1 ] && echo ', --recompute')"
 command -v nvidia-smi >/dev/null && nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv,noheader
-printf '%-18s %-9s %12s %10s %14s %14s %7s\n' model BxT tokens/s step_ms alloc_GiB device_GiB MFU
+printf '%-18s %-9s %12s %10s %14s %14s %7s %7s %6s\n' model BxT tokens/s step_ms alloc_GiB device_GiB MFU SM_MHz GPU_W
 status=0
 for shape in $shapes; do
     B=${shape%x*}
@@ -95,8 +113,10 @@ for shape in $shapes; do
               --global-batch "$B" --tokens $((steps * B * T)) --warmup 0 --metrics "$log.jsonl")
         [ -n "$peak" ] && args+=(--peak-tflops "$peak")
         [ $recompute = 1 ] && args+=(--recompute)
+        sampler=$(sample_gpu "$log.clk")
         "$TRAIN" "${args[@]}" > "$log.log" 2>&1
         rc=$?
+        [ -n "$sampler" ] && kill "$sampler" 2>/dev/null && wait "$sampler" 2>/dev/null
         if [ $rc -ne 0 ] || [ ! -s "$log.jsonl" ]; then
             printf '%-18s %-9s %s\n' "$m" "$shape" "failed (rc=$rc): $(grep -m1 -iE 'error|out of memory|die|fail' "$log.log" | cut -c1-120)"
             status=1
@@ -109,7 +129,8 @@ for shape in $shapes; do
         used=$(sed -nE 's/.*; ([0-9.]+) GiB in use.*/\1/p' <<< "$mem")
         step_ms=$(awk -v t="$tps" -v n=$((B * T)) 'BEGIN {if (t > 0) printf "%.1f", 1000 * n / t}')
         mfu_s=$(awk -v m="$mfu" 'BEGIN {if (m != "" && m >= 0) printf "%.1f%%", 100 * m; else print "-"}')
-        printf '%-18s %-9s %12.0f %10s %14s %14s %7s\n' "$m" "$shape" "$tps" "$step_ms" "${alloc:--}" "${used:--}" "$mfu_s"
+        printf '%-18s %-9s %12.0f %10s %14s %14s %7s %7s %6s\n' "$m" "$shape" "$tps" "$step_ms" "${alloc:--}" "${used:--}" \
+            "$mfu_s" "$(busy_median "$log.clk" 1)" "$(busy_median "$log.clk" 2)"
     done
 done
 exit $status

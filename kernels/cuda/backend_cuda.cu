@@ -77,13 +77,15 @@ static cudaStream_t S(void) { return scout_cuda_ctx()->stream; }
 // work (cuBLASLt descriptors and heuristic): where the GPU has caught up with the host, the time it then waits
 // for the launch is counted in the op, so a host-bound op shows as slow here. scout_cuda_profile_reset() (the
 // trainer calls it after its first step) drops what was counted so far: first-call costs (lazy module loading,
-// cuBLASLt's heuristic cache) stay out of the table.
+// cuBLASLt's heuristic cache) stay out of the table. The time between one table call's end and the next one's
+// start is counted too (gap_ms, charged to the later call): where the GPU waited for the host (a synchronising
+// copy, launches slower than the kernels) or ran work outside the table; a step's wall time minus its table time.
 #define PROF_POOL 2048
 #define PROF_KEYS 512
 struct ProfKey {
     char name[96];
     double flops; // per call, 0 when not a matrix product
-    double ms;
+    double ms, gap_ms;
     long calls;
 };
 static int g_prof_on = -1; // -1: not read yet
@@ -92,6 +94,8 @@ static int g_prof_n_keys = 0;
 static cudaEvent_t g_prof_ev[2 * PROF_POOL];
 static int g_prof_rec_key[PROF_POOL];
 static int g_prof_n_rec = 0;
+static cudaEvent_t g_prof_last_end; // the end event of the last record drained (its gap to the next start)
+static bool g_prof_have_last = false;
 
 static void prof_drain(void) {
     if (g_prof_n_rec == 0) return;
@@ -99,17 +103,27 @@ static void prof_drain(void) {
     for (int i = 0; i < g_prof_n_rec; i++) {
         float ms = 0.0f;
         cudaCheck(cudaEventElapsedTime(&ms, g_prof_ev[2 * i], g_prof_ev[2 * i + 1]));
+        float gap = 0.0f;
+        if (i > 0) cudaCheck(cudaEventElapsedTime(&gap, g_prof_ev[2 * i - 1], g_prof_ev[2 * i]));
+        else if (g_prof_have_last) cudaCheck(cudaEventElapsedTime(&gap, g_prof_last_end, g_prof_ev[0]));
         g_prof_keys[g_prof_rec_key[i]].ms += ms;
+        g_prof_keys[g_prof_rec_key[i]].gap_ms += gap;
         g_prof_keys[g_prof_rec_key[i]].calls++;
     }
+    // Keep the last end event for the next batch's first gap (the pool's events are recorded again).
+    cudaEvent_t last = g_prof_ev[2 * g_prof_n_rec - 1];
+    g_prof_ev[2 * g_prof_n_rec - 1] = g_prof_last_end;
+    g_prof_last_end = last;
+    g_prof_have_last = true;
     g_prof_n_rec = 0;
 }
 
 static void prof_report(void) {
     prof_drain();
-    double total = 0.0;
+    double total = 0.0, gaps = 0.0;
     long calls = 0;
-    for (int i = 0; i < g_prof_n_keys; i++) total += g_prof_keys[i].ms, calls += g_prof_keys[i].calls;
+    for (int i = 0; i < g_prof_n_keys; i++)
+        total += g_prof_keys[i].ms, gaps += g_prof_keys[i].gap_ms, calls += g_prof_keys[i].calls;
     int order[PROF_KEYS];
     for (int i = 0; i < g_prof_n_keys; i++) order[i] = i;
     for (int i = 1; i < g_prof_n_keys; i++) // insertion sort by total time, largest first
@@ -117,22 +131,24 @@ static void prof_report(void) {
             int t = order[j];
             order[j] = order[j - 1], order[j - 1] = t;
         }
-    fprintf(stderr, "scout-cuda profile: %ld calls, %.1f ms of GPU time inside table calls\n", calls, total);
-    fprintf(stderr, "%-64s %8s %11s %10s %6s %9s\n", "op shape", "calls", "total_ms", "ms/call", "%", "TFLOP/s");
+    fprintf(stderr, "scout-cuda profile: %ld calls, %.1f ms of GPU time inside table calls, %.1f ms between them\n",
+            calls, total, gaps);
+    fprintf(stderr, "%-64s %8s %11s %10s %6s %9s %9s\n", "op shape", "calls", "total_ms", "ms/call", "%", "TFLOP/s",
+            "gap_ms");
     for (int k = 0; k < g_prof_n_keys; k++) {
         const ProfKey *e = &g_prof_keys[order[k]];
         if (e->calls == 0) continue;
         char tf[32] = "";
         if (e->flops > 0 && e->ms > 0) snprintf(tf, sizeof tf, "%.1f", e->flops * e->calls / (e->ms * 1e-3) / 1e12);
-        fprintf(stderr, "%-64s %8ld %11.2f %10.4f %6.2f %9s\n", e->name, e->calls, e->ms, e->ms / e->calls,
-                total > 0 ? 100.0 * e->ms / total : 0.0, tf);
+        fprintf(stderr, "%-64s %8ld %11.2f %10.4f %6.2f %9s %9.2f\n", e->name, e->calls, e->ms, e->ms / e->calls,
+                total > 0 ? 100.0 * e->ms / total : 0.0, tf, e->gap_ms);
     }
 }
 
 extern "C" void scout_cuda_profile_reset(void) {
     if (g_prof_on <= 0) return;
     prof_drain();
-    for (int i = 0; i < g_prof_n_keys; i++) g_prof_keys[i].ms = 0.0, g_prof_keys[i].calls = 0;
+    for (int i = 0; i < g_prof_n_keys; i++) g_prof_keys[i].ms = g_prof_keys[i].gap_ms = 0.0, g_prof_keys[i].calls = 0;
 }
 
 static int prof_on(void) {
@@ -142,6 +158,7 @@ static int prof_on(void) {
         if (g_prof_on) {
             scout_cuda_ctx();
             for (int i = 0; i < 2 * PROF_POOL; i++) cudaCheck(cudaEventCreate(&g_prof_ev[i]));
+            cudaCheck(cudaEventCreate(&g_prof_last_end));
             atexit(prof_report);
         }
     }
@@ -161,7 +178,7 @@ static int prof_key(double flops, const char *fmt, ...) {
     if (g_prof_n_keys == PROF_KEYS) return -1;
     ProfKey *e = &g_prof_keys[g_prof_n_keys];
     snprintf(e->name, sizeof e->name, "%s", name);
-    e->flops = flops, e->ms = 0.0, e->calls = 0;
+    e->flops = flops, e->ms = e->gap_ms = 0.0, e->calls = 0;
     return g_prof_n_keys++;
 }
 

@@ -7,6 +7,8 @@
 //                                    row per shape of each kernel; one table row per choice
 //   --rope                           the attention backward also takes dq, dk back through RoPE (theta 1e6),
 //                                    as the trainer calls it (default: without, as PyTorch's SDPA is timed)
+//   --stacked                        q, k, v (and dq, dk, dv) as column blocks of one [B T, 3 n_h d] tensor, as
+//                                    the model keeps them (default: three contiguous tensors)
 //
 // Method (.library/device/METHOD.md): random inputs (never zeros), warm-up runs, then CUDA events around each of
 // kReps runs and the median. Every buffer is larger than the L2 (50 MB) or the kernel streams well past it, so
@@ -134,10 +136,12 @@ typedef struct {
     int ckpt, B, T, nh, nkv, d, arg;
     void *q, *k, *v, *out, *dout, *dq, *dk, *dv, *ws;
     float *lse;
+    int ld; // --stacked: q, k, v (and dq, dk, dv) the column blocks of one [rows, ld] tensor; 0: contiguous
 } att_ctx;
+static int g_stacked = 0;
 static void run_att_fwd(void *c) {
     att_ctx *a = c;
-    const int ldq = a->nh * a->d, ldkv = a->nkv * a->d; // contiguous q, k, v
+    const int ldq = a->ld ? a->ld : a->nh * a->d, ldkv = a->ld ? a->ld : a->nkv * a->d;
     if (a->ckpt)
         checkpoint_attention_forward_cuda(a->out, a->lse, a->q, a->k, a->v, ldq, ldkv, a->B, a->T, a->nh, a->nkv, a->d,
                                           a->arg, S);
@@ -147,7 +151,7 @@ static void run_att_fwd(void *c) {
 }
 static void run_att_bwd(void *c) {
     att_ctx *a = c;
-    const int ldq = a->nh * a->d, ldkv = a->nkv * a->d;
+    const int ldq = a->ld ? a->ld : a->nh * a->d, ldkv = a->ld ? a->ld : a->nkv * a->d;
     if (a->ckpt)
         checkpoint_attention_backward_cuda(a->dq, a->dk, a->dv, a->dout, a->q, a->k, a->v, a->out, a->lse, a->ws, ldq,
                                            ldkv, a->B, a->T, a->nh, a->nkv, a->d, a->arg, g_rope_theta, S);
@@ -165,15 +169,24 @@ static double att_pairs(int ckpt, int T, int arg) {
 // ws_bytes of workspace. att_free releases them.
 static void att_alloc(att_ctx *a, size_t rows, size_t ws_bytes) {
     const size_t n = rows * a->nh * a->d;
-    a->q = dev_random(n, 1, -2, 2), a->k = dev_random(n, 1, -2, 2), a->v = dev_random(n, 1, -1, 1);
+    if (g_stacked) { // as the model: q, k, v of one stacked projection's output [rows, QD + 2 KD] (nkv = nh here)
+        a->ld = 3 * a->nh * a->d;
+        char *qkv = dev_random(3 * n, 1, -1.5, 1.5), *dqkv = dev_alloc(3 * n * 2);
+        a->q = qkv, a->k = qkv + (size_t)a->nh * a->d * 2, a->v = qkv + (size_t)2 * a->nh * a->d * 2;
+        a->dq = dqkv, a->dk = dqkv + (size_t)a->nh * a->d * 2, a->dv = dqkv + (size_t)2 * a->nh * a->d * 2;
+    } else {
+        a->ld = 0;
+        a->q = dev_random(n, 1, -2, 2), a->k = dev_random(n, 1, -2, 2), a->v = dev_random(n, 1, -1, 1);
+        a->dq = dev_alloc(n * 2), a->dk = dev_alloc(n * 2), a->dv = dev_alloc(n * 2);
+    }
     a->dout = dev_random(n, 1, -1, 1);
-    a->out = dev_alloc(n * 2), a->dq = dev_alloc(n * 2), a->dk = dev_alloc(n * 2), a->dv = dev_alloc(n * 2);
+    a->out = dev_alloc(n * 2);
     a->lse = dev_alloc(rows * a->nh * 4);
     a->ws = dev_alloc(ws_bytes);
 }
 static void att_free(att_ctx *a) {
-    void *bufs[] = {a->q, a->k, a->v, a->out, a->dout, a->dq, a->dk, a->dv, a->lse, a->ws};
-    for (int i = 0; i < 10; i++) GPU_CHECK(cudaFree(bufs[i]));
+    void *bufs[] = {a->q, a->out, a->dout, a->dq, a->lse, a->ws, a->k, a->v, a->dk, a->dv};
+    for (int i = 0; i < (a->ld ? 6 : 10); i++) GPU_CHECK(cudaFree(bufs[i]));
 }
 
 static void bench_attention(int ckpt, int B, int T, int nh, int d, int arg) {
@@ -429,11 +442,13 @@ int main(int argc, char **argv) {
         if (strcmp(argv[i], "--quick") == 0) g_quick = 1;
         else if (strcmp(argv[i], "--tiny") == 0) g_quick = g_tiny = 1, kReps = 1;
         else if (strcmp(argv[i], "--rope") == 0) g_rope_theta = 1e6f;
+        else if (strcmp(argv[i], "--stacked") == 0) g_stacked = 1;
         else if (strcmp(argv[i], "--attn-tiles") == 0) {
             attn_tiles = 1;
             if (i + 1 < argc && argv[i + 1][0] != '-') attn_list = argv[++i];
         } else {
-            fprintf(stderr, "usage: %s [--quick | --tiny] [--rope] [--attn-tiles [SPEC;SPEC;...]]\n", argv[0]);
+            fprintf(stderr, "usage: %s [--quick | --tiny] [--rope] [--stacked] [--attn-tiles [SPEC;SPEC;...]]\n",
+                    argv[0]);
             return 2;
         }
     }
