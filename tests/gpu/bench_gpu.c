@@ -136,12 +136,13 @@ typedef struct {
     int ckpt, B, T, nh, nkv, d, arg;
     void *q, *k, *v, *out, *dout, *dq, *dk, *dv, *ws;
     float *lse;
-    int ld; // --stacked: q, k, v (and dq, dk, dv) the column blocks of one [rows, ld] tensor; 0: contiguous
+    int stacked;   // --stacked: q, k, v (and dq, dk, dv) the column blocks of one [rows, 3 n_h d] tensor
+    int ldq, ldkv; // row strides of q / dq and k, v / dk, dv (set by att_alloc)
 } att_ctx;
 static int g_stacked = 0;
 static void run_att_fwd(void *c) {
     att_ctx *a = c;
-    const int ldq = a->ld ? a->ld : a->nh * a->d, ldkv = a->ld ? a->ld : a->nkv * a->d;
+    const int ldq = a->ldq, ldkv = a->ldkv;
     if (a->ckpt)
         checkpoint_attention_forward_cuda(a->out, a->lse, a->q, a->k, a->v, ldq, ldkv, a->B, a->T, a->nh, a->nkv, a->d,
                                           a->arg, S);
@@ -151,7 +152,7 @@ static void run_att_fwd(void *c) {
 }
 static void run_att_bwd(void *c) {
     att_ctx *a = c;
-    const int ldq = a->ld ? a->ld : a->nh * a->d, ldkv = a->ld ? a->ld : a->nkv * a->d;
+    const int ldq = a->ldq, ldkv = a->ldkv;
     if (a->ckpt)
         checkpoint_attention_backward_cuda(a->dq, a->dk, a->dv, a->dout, a->q, a->k, a->v, a->out, a->lse, a->ws, ldq,
                                            ldkv, a->B, a->T, a->nh, a->nkv, a->d, a->arg, g_rope_theta, S);
@@ -169,13 +170,14 @@ static double att_pairs(int ckpt, int T, int arg) {
 // ws_bytes of workspace. att_free releases them.
 static void att_alloc(att_ctx *a, size_t rows, size_t ws_bytes) {
     const size_t n = rows * a->nh * a->d;
+    a->stacked = g_stacked;
     if (g_stacked) { // as the model: q, k, v of one stacked projection's output [rows, QD + 2 KD] (nkv = nh here)
-        a->ld = 3 * a->nh * a->d;
+        a->ldq = a->ldkv = 3 * a->nh * a->d;
         char *qkv = dev_random(3 * n, 1, -1.5, 1.5), *dqkv = dev_alloc(3 * n * 2);
         a->q = qkv, a->k = qkv + (size_t)a->nh * a->d * 2, a->v = qkv + (size_t)2 * a->nh * a->d * 2;
         a->dq = dqkv, a->dk = dqkv + (size_t)a->nh * a->d * 2, a->dv = dqkv + (size_t)2 * a->nh * a->d * 2;
     } else {
-        a->ld = 0;
+        a->ldq = a->nh * a->d, a->ldkv = a->nkv * a->d;
         a->q = dev_random(n, 1, -2, 2), a->k = dev_random(n, 1, -2, 2), a->v = dev_random(n, 1, -1, 1);
         a->dq = dev_alloc(n * 2), a->dk = dev_alloc(n * 2), a->dv = dev_alloc(n * 2);
     }
@@ -186,11 +188,31 @@ static void att_alloc(att_ctx *a, size_t rows, size_t ws_bytes) {
 }
 static void att_free(att_ctx *a) {
     void *bufs[] = {a->q, a->out, a->dout, a->dq, a->lse, a->ws, a->k, a->v, a->dk, a->dv};
-    for (int i = 0; i < (a->ld ? 6 : 10); i++) GPU_CHECK(cudaFree(bufs[i]));
+    for (int i = 0; i < (a->stacked ? 6 : 10); i++) GPU_CHECK(cudaFree(bufs[i]));
+}
+// The backward's outputs as whole regions of n elements per tensor, for the determinism and difference checks:
+// dq, dk, dv, or the one stacked tensor (which holds all three). Returns the number of regions.
+static int att_grad_regions(const att_ctx *a, size_t n, void *p[3], size_t elems[3]) {
+    if (a->stacked) {
+        p[0] = a->dq, elems[0] = 3 * n;
+        return 1;
+    }
+    p[0] = a->dq, p[1] = a->dk, p[2] = a->dv;
+    elems[0] = elems[1] = elems[2] = n;
+    return 3;
+}
+static uint64_t att_grad_hash(const att_ctx *a, size_t n) {
+    void *p[3];
+    size_t elems[3];
+    const int nr = att_grad_regions(a, n, p, elems);
+    static const uint64_t mul[3] = {1, 31, 131};
+    uint64_t h = 0;
+    for (int r = 0; r < nr; r++) h ^= dev_hash(p[r], elems[r] * 2) * mul[r];
+    return h;
 }
 
 static void bench_attention(int ckpt, int B, int T, int nh, int d, int arg) {
-    att_ctx a = {ckpt, B, T, nh, nh, d, arg, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL};
+    att_ctx a = {.ckpt = ckpt, .B = B, .T = T, .nh = nh, .nkv = nh, .d = d, .arg = arg}; // buffers: att_alloc
     size_t n = (size_t)B * T * nh * d;
     att_alloc(&a, (size_t)B * T,
               ckpt ? checkpoint_attention_backward_workspace_size_cuda(B, T, nh, nh, d, arg)
@@ -204,9 +226,9 @@ static void bench_attention(int ckpt, int B, int T, int nh, int d, int arg) {
     int det = h1 == dev_hash(a.out, n * 2);
     row(ckpt ? "ckpt_attention fwd" : "swa_attention fwd", shape, ms, flops / (ms * 1e-3) / 1e12, 0, det);
     ms = time_ms(run_att_bwd, &a);
-    h1 = dev_hash(a.dq, n * 2) ^ dev_hash(a.dk, n * 2) * 31 ^ dev_hash(a.dv, n * 2) * 131;
+    h1 = att_grad_hash(&a, n);
     run_att_bwd(&a);
-    det = h1 == (dev_hash(a.dq, n * 2) ^ dev_hash(a.dk, n * 2) * 31 ^ dev_hash(a.dv, n * 2) * 131);
+    det = h1 == att_grad_hash(&a, n);
     row(ckpt ? "ckpt_attention bwd" : "swa_attention bwd", shape, ms, 2.5 * flops / (ms * 1e-3) / 1e12, 0, det);
     att_free(&a);
 }
@@ -297,7 +319,7 @@ static void bench_attention_tiles(const char *list) {
     size_t rows_max = 0; // B * T
     for (int c = 0; c < NC; c++)
         if ((size_t)cases[c].B * cases[c].T > rows_max) rows_max = (size_t)cases[c].B * cases[c].T;
-    att_ctx a = {0, 0, 0, nh, nh, d, 0, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL};
+    att_ctx a = {.nh = nh, .nkv = nh, .d = d}; // the case's ckpt, B, T, arg set per case below; buffers: att_alloc
     const size_t ws_swa = swa_attention_backward_workspace_size_cuda(1, (int)rows_max, nh, nh, d);
     // s = 10 as in the cases; (1, B T) needs at least what any (B, T) of the same rows does (more splits, as
     // many keys)
@@ -332,19 +354,22 @@ static void bench_attention_tiles(const char *list) {
             det &= memcmp(o1, o2, n * 2) == 0;
             free(o2);
             const double bms = time_ms(run_att_bwd, &a);
-            uint16_t *g1[3] = {host_bits(a.dq, n), host_bits(a.dk, n), host_bits(a.dv, n)};
+            void *gd[3];
+            size_t ge[3];
+            const int nr = att_grad_regions(&a, n, gd, ge);
+            uint16_t *outs[4] = {o1};
+            size_t out_n[4] = {n};
+            for (int t = 0; t < nr; t++) outs[1 + t] = host_bits(gd[t], ge[t]), out_n[1 + t] = ge[t];
             run_att_bwd(&a);
-            void *gd[3] = {a.dq, a.dk, a.dv};
-            for (int t = 0; t < 3; t++) {
-                uint16_t *g2 = host_bits(gd[t], n);
-                det &= memcmp(g1[t], g2, n * 2) == 0;
+            for (int t = 0; t < nr; t++) {
+                uint16_t *g2 = host_bits(gd[t], ge[t]);
+                det &= memcmp(outs[1 + t], g2, ge[t] * 2) == 0;
                 free(g2);
             }
-            uint16_t *outs[4] = {o1, g1[0], g1[1], g1[2]};
-            for (int t = 0; t < 4; t++) {
+            for (int t = 0; t < 1 + nr; t++) {
                 if (v == 0) ref[c][t] = outs[t];
                 else {
-                    double r = rel_diff(outs[t], ref[c][t], n);
+                    double r = rel_diff(outs[t], ref[c][t], out_n[t]);
                     if (r > diff || r != r) diff = r;
                     free(outs[t]);
                 }
