@@ -256,9 +256,13 @@ __device__ __forceinline__ void rope_rotate_frag(float (&x)[8][2], const RopeRow
             x[nt + 4][e] = g2 * a.x - g1 * a.y;
         }
 }
-// Stores x into the row at `row`, rotated first when rr != NULL.
-__device__ __forceinline__ void store_frag_row(floatX *row, float (&x)[8][2], const RopeRow *rr, int tq) {
-    if (rr) rope_rotate_frag(x, *rr);
+// Stores x into the row at `row`, rotated first by rr's angles when `rotate`. A flag and a reference rather than a
+// pointer that may be NULL: `rope ? &rr : NULL` took the angles' address, which put the dq kernels' two rows of
+// angles in local memory (a 128-byte stack frame: stored right after their loads, so the stores waited for the
+// loads that were meant to run under the last products, then read back before every rotation: ~45% of the
+// stall samples of checkpoint attention's warpgroup dq kernel at 8 x 2048, ncu).
+__device__ __forceinline__ void store_frag_row(floatX *row, float (&x)[8][2], bool rotate, const RopeRow &rr, int tq) {
+    if (rotate) rope_rotate_frag(x, rr);
 #pragma unroll
     for (int nt = 0; nt < 8; nt++)
         *reinterpret_cast<uint32_t *>(row + nt * 8 + 2 * tq) = pack_bf16(x[nt][0], x[nt][1]);
@@ -837,7 +841,7 @@ __global__ void __launch_bounds__(Cfg::kThreads, Cfg::kMinBlocks)
 #pragma unroll
             for (int nt = 0; nt < D / 8; nt++)
                 x[nt][0] = dqa[mt][nt][2 * r] * scale, x[nt][1] = dqa[mt][nt][2 * r + 1] * scale;
-            store_frag_row(row, x, rope ? &rr : NULL, tq);
+            store_frag_row(row, x, rope != NULL, rr, tq);
             if (Keys::kSelfSeed && self_p[mt][r] >= 0.0f) {
                 floatX *dkr = self_dk + ((size_t)b * T + i) * kv_stride + (size_t)kvh * D;
                 floatX *dvr = self_dv + ((size_t)b * T + i) * kv_stride + (size_t)kvh * D;
@@ -851,7 +855,7 @@ __global__ void __launch_bounds__(Cfg::kThreads, Cfg::kMinBlocks)
                         x[2 * kk + half][0] = ds * bf_lo(qw), x[2 * kk + half][1] = ds * bf_hi(qw);
                         *reinterpret_cast<uint32_t *>(dvr + col) = pack_bf16(p * bf_lo(ow), p * bf_hi(ow));
                     }
-                store_frag_row(dkr, x, rope ? &rr : NULL, tq);
+                store_frag_row(dkr, x, rope != NULL, rr, tq);
             }
         }
 }

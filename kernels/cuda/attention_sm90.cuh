@@ -77,20 +77,27 @@ __device__ __forceinline__ uint32_t swz_pair(const floatX *tile, int row, int co
     return *reinterpret_cast<const uint32_t *>(tile + wg::swz(row, col));
 }
 
-// The thread's pairs of a global row x, columns 8 j + 2 (lane % 4) + (0, 1) in x[j] (the columns row_dot and
-// the C fragments' tile j hold): the checkpoint self term's k_i, v_i, loaded into registers before the prologue
-// waits for its tiles, so the two memory latencies overlap instead of following each other.
-template <int D> __device__ __forceinline__ void load_row_pairs(uint32_t (&x)[D / 8], const floatX *row) {
+// row_dot (attention.cuh) of row ra of swizzled tile a with row rb of swizzled tile b: the thread's quad-partial
+// sum over its columns 16 kk + 8 half + 2 (lane % 4) + (0, 1).
+template <int D> __device__ __forceinline__ float swz_rows_dot(const floatX *a, int ra, const floatX *b, int rb) {
     const int tq = threadIdx.x % 4;
-#pragma unroll
-    for (int j = 0; j < D / 8; j++) x[j] = ld_pair(row + 8 * j + 2 * tq);
+    return pair_dot<D>([&](int kk, int half) { return swz_pair(a, ra, kk * 16 + half * 8 + 2 * tq); },
+                       [&](int kk, int half) { return swz_pair(b, rb, kk * 16 + half * 8 + 2 * tq); });
 }
-// row_dot (attention.cuh) of row `row` of a swizzled smem tile with a row held in registers (load_row_pairs).
-template <int D>
-__device__ __forceinline__ float swz_row_dot_pairs(const floatX *tile, int row, const uint32_t (&x)[D / 8]) {
-    const int tq = threadIdx.x % 4;
-    return pair_dot<D>([&](int kk, int half) { return swz_pair(tile, row, kk * 16 + half * 8 + 2 * tq); },
-                       [&](int kk, int half) { return x[2 * kk + half]; });
+
+// Checkpoint attention's self term needs k_i, v_i of the block's own query rows [q0, q0 + BM). They are copied
+// with the prologue's Q into the two stages of the key ring that the prologue leaves empty (stages P, P + 1 of
+// sK and sV, P = the tiles loaded ahead), which the first step only refills after its barrier, when every thread
+// is done with the self term. The first version loaded each thread's 32 columns of its two rows with 4-byte
+// loads into registers (two rows' pairs from 8 rows per warp instruction: half of every sector wasted), and
+// those loads were the kernels' largest stall after the prologue's barrier (ncu, 8 x 2048).
+template <int BM, int NT, int BN>
+__device__ __forceinline__ void load_self_rows(floatX *sK_free, floatX *sV_free, const floatX *kb, const floatX *vb,
+                                               size_t kv_stride, int q0, int T) {
+    static_assert(BM <= 2 * BN, "the two free stages hold the block's rows");
+    auto ident = [](int i) { return i; };
+    load_tile_swz<BM, NT>(sK_free, kb, kv_stride, q0, T, ident, 1);
+    load_tile_swz<BM, NT>(sV_free, vb, kv_stride, q0, T, ident, 1);
 }
 
 // x = A B^T and y = C E^T over the head dim (D / 16 k-steps, every operand a K-major tile), as two commit groups
@@ -149,20 +156,13 @@ __global__ void __launch_bounds__(Cfg::kThreads, Cfg::kMinBlocks)
     // kStages = 4 buffers refills tile t - 2's with tile t + 2, loaded two steps ahead.
     static_assert(S == 4, "the forward's pipeline: 4 stages");
     load_tile_swz<BM, NT>(sQ, qb, q_stride, q0, T, [](int i) { return i; }, 1);
+    floatX *sKs = sK + 2 * BN * 64, *sVs = sV + 2 * BN * 64; // the self seed's k_i, v_i: stages 2, 3 (see above)
+    if (Keys::kSelfSeed) load_self_rows<BM, NT, BN>(sKs, sVs, kb, vb, kv_stride, q0, T);
     if (t_begin < t_end) load_kv(t_begin);
     cp_async_commit();
     if (t_begin + 1 < t_end) load_kv(t_begin + 1);
     cp_async_commit();
-    uint32_t k_self[2][D / 8], v_self[2][D / 8]; // the self seed's k_i, v_i (checkpoint attention)
-    if (Keys::kSelfSeed) {
-#pragma unroll
-        for (int r = 0; r < 2; r++) {
-            const int i = min(w0 + g + 8 * r, T - 1);
-            load_row_pairs<D>(k_self[r], kb + (size_t)i * kv_stride);
-            load_row_pairs<D>(v_self[r], vb + (size_t)i * kv_stride);
-        }
-    }
-    cp_async_wait<1>(); // Q (with tile t_begin) for the self seed below
+    cp_async_wait<1>(); // Q and the self rows (with tile t_begin) for the self seed below
     __syncthreads();
 
     float o[8][4];
@@ -172,13 +172,14 @@ __global__ void __launch_bounds__(Cfg::kThreads, Cfg::kMinBlocks)
         const int i = w0 + g + 8 * r;
         if (Keys::kSelfSeed) {
             const bool ok = i < T;
-            const float dot = quad_sum(swz_row_dot_pairs<D>(sQ, i - q0, k_self[r]));
+            const float dot = quad_sum(swz_rows_dot<D>(sQ, i - q0, sKs, i - q0));
             m_r[r] = ok ? dot * scale_log2 : 0.0f;
             l_r[r] = tq == 0 ? 1.0f : 0.0f;
 #pragma unroll
-            for (int nt = 0; nt < 8; nt++) {
-                o[nt][2 * r] = ok ? bf_lo(v_self[r][nt]) : 0.0f;
-                o[nt][2 * r + 1] = ok ? bf_hi(v_self[r][nt]) : 0.0f;
+            for (int nt = 0; nt < 8; nt++) { // v_i (zero past T: the tile's zero fill)
+                const uint32_t vw = swz_pair(sVs, i - q0, nt * 8 + 2 * tq);
+                o[nt][2 * r] = bf_lo(vw);
+                o[nt][2 * r + 1] = bf_hi(vw);
             }
         } else {
             m_r[r] = -INFINITY;
@@ -312,26 +313,23 @@ __global__ void __launch_bounds__(Cfg::kThreads, Cfg::kMinBlocks)
     static_assert(P >= 1, "the backward's pipeline: 3 or more stages");
     load_tile_swz<BM, NT>(sQ, qb, q_stride, q0, T, [](int i) { return i; }, 1);
     load_tile_swz<BM, NT>(sdO, dob, blk.o_stride, q0, T, [](int i) { return i; }, 1);
+    floatX *sKs = sK + P * BN * 64, *sVs = sV + P * BN * 64; // the self terms' k_i, v_i: stages P, P + 1
+    if (Keys::kSelfSeed) load_self_rows<BM, NT, BN>(sKs, sVs, kb, vb, kv_stride, q0, T);
 #pragma unroll
     for (int i = 0; i < P; i++) {
         if (t_begin + i < t_end) load_kv(t_begin + i);
         cp_async_commit();
     }
-    // The rows' statistics and the self terms' k_i, v_i, loaded before the wait for the tiles (see load_row_pairs).
+    // The rows' statistics, loaded before the wait for the tiles, so that the latencies overlap.
     float lse2[2], dlt[2];
-    uint32_t k_self[2][D / 8], v_self[2][D / 8];
 #pragma unroll
     for (int r = 0; r < 2; r++) {
         const int i = w0 + g + 8 * r;
         const bool ok = i < T;
         lse2[r] = ok ? lse[((size_t)b * n_h + h) * T + i] * kLog2e : 0.0f;
         dlt[r] = ok ? delta[((size_t)b * n_h + h) * T + i] : 0.0f;
-        if (Keys::kSelfSeed) {
-            load_row_pairs<D>(k_self[r], kb + (size_t)min(i, T - 1) * kv_stride);
-            load_row_pairs<D>(v_self[r], vb + (size_t)min(i, T - 1) * kv_stride);
-        }
     }
-    cp_async_wait<P - 1>(); // Q, dO (with the first key tile) for the self terms below
+    cp_async_wait<P - 1>(); // Q, dO and the self rows (with the first key tile) for the self terms below
     __syncthreads();
 
     float self_p[2], self_ds[2]; // checkpoint attention, no GQA: the self-only rows' dk, dv terms (p < 0: none)
@@ -342,14 +340,15 @@ __global__ void __launch_bounds__(Cfg::kThreads, Cfg::kMinBlocks)
         const int i = w0 + g + 8 * r;
         const bool ok = i < T;
         if (Keys::kSelfSeed) { // as in attn_bwd_dq_mma_kernel, with q_i, dO_i read from the swizzled tiles
-            const float l2 = quad_sum(swz_row_dot_pairs<D>(sQ, i - q0, k_self[r])) * scale_log2;
-            const float dp = quad_sum(swz_row_dot_pairs<D>(sdO, i - q0, v_self[r]));
+            const float l2 = quad_sum(swz_rows_dot<D>(sQ, i - q0, sKs, i - q0)) * scale_log2;
+            const float dp = quad_sum(swz_rows_dot<D>(sdO, i - q0, sVs, i - q0));
             const float p = ok ? exp2f(l2 - lse2[r]) : 0.0f;
             const float dl = p * (dp - dlt[r]);
 #pragma unroll
             for (int nt = 0; nt < 8; nt++) {
-                dqa[nt][2 * r] += dl * bf_lo(k_self[r][nt]);
-                dqa[nt][2 * r + 1] += dl * bf_hi(k_self[r][nt]);
+                const uint32_t kw = swz_pair(sKs, i - q0, nt * 8 + 2 * tq);
+                dqa[nt][2 * r] += dl * bf_lo(kw);
+                dqa[nt][2 * r + 1] += dl * bf_hi(kw);
             }
             // Stored after the main loop, with the row's dq and RoPE angles (Q, dO stay in shared memory).
             self_p[r] = self_dk && ok && keys.self_only(i) ? p : -1.0f;
@@ -422,7 +421,7 @@ __global__ void __launch_bounds__(Cfg::kThreads, Cfg::kMinBlocks)
         float x[8][2];
 #pragma unroll
         for (int nt = 0; nt < 8; nt++) x[nt][0] = dqa[nt][2 * r] * scale, x[nt][1] = dqa[nt][2 * r + 1] * scale;
-        store_frag_row(row, x, rope ? &rr[r] : NULL, tq);
+        store_frag_row(row, x, rope != NULL, rr[r], tq);
         if (Keys::kSelfSeed && self_p[r] >= 0.0f) {
             floatX *dkr = self_dk + ((size_t)b * T + i) * kv_stride + (size_t)kvh * D;
             floatX *dvr = self_dv + ((size_t)b * T + i) * kv_stride + (size_t)kvh * D;
@@ -434,7 +433,7 @@ __global__ void __launch_bounds__(Cfg::kThreads, Cfg::kMinBlocks)
                 x[nt][0] = ds * bf_lo(qw), x[nt][1] = ds * bf_hi(qw);
                 *reinterpret_cast<uint32_t *>(dvr + col) = pack_bf16(p * bf_lo(ow), p * bf_hi(ow));
             }
-            store_frag_row(dkr, x, rope ? &rr[r] : NULL, tq);
+            store_frag_row(dkr, x, rope != NULL, rr[r], tq);
         }
     }
 }
@@ -615,7 +614,7 @@ __global__ void __launch_bounds__(Cfg::kThreads, Cfg::kMinBlocks)
             x[nt][0] = dka[nt][2 * r] * scale, x[nt][1] = dka[nt][2 * r + 1] * scale;
             *reinterpret_cast<uint32_t *>(dv + off + col) = pack_bf16(dva[nt][2 * r], dva[nt][2 * r + 1]);
         }
-        store_frag_row(dk + off, x, rope ? &rr[r] : NULL, tq);
+        store_frag_row(dk + off, x, rope != NULL, rr[r], tq);
     }
 }
 
