@@ -16,8 +16,10 @@ static const char *const kDefaultTiles = "fwd=128x64w4,dq=128x64w4,dkdv=128x64w4
 // fastest over the same five cases on the H200 (BENCHMARKS.md, 2026-11-29): one warpgroup of 64 rows per block
 // for the backward kernels, 2 / 3 blocks per SM (two warpgroups per block were 10-25% slower: they stall on
 // each other at every barrier); for the forward the two-warpgroup blocks by a hair (better at 32K, 3% worse at
-// 2K than wg64x64s4b3).
-static const char *const kDefaultTilesSm90 = "fwd=wg128x64s4b2,dq=wg64x64s3b3,dkdv=wg64x64s3b2";
+// 2K than wg64x64s4b3). The dk/dv kernel's 4-stage ring (eighth round, after the kernels' RoPE epilogues and
+// self-row copies): every case's backward 1-3% faster than with 3 stages in each of four runs (window 8 x 2048
+// 0.505-0.509 against 0.514-0.519 ms, checkpoint 32K 1.83-1.86 against 1.85-1.89).
+static const char *const kDefaultTilesSm90 = "fwd=wg128x64s4b2,dq=wg64x64s3b3,dkdv=wg64x64s4b2";
 
 // What the compilation of the running device's code saw: 1 where the warpgroup kernels exist (sm_90a).
 static __global__ void attn_wg_probe_kernel(int *built) {
