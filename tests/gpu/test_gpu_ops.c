@@ -1061,6 +1061,8 @@ int main(int argc, char **argv) {
     test_ce(3, 32768, 1); // the longest row held in registers
     test_ce(3, 32776, 0); // one chunk longer: the online two-pass kernel
     test_ce(7, 64, 1);    // most of the register chunks empty
+    test_ce(300, 4096, 1); // more rows than SMs: each block walks 2-3 rows through its two row buffers
+    test_ce(270, 1000, 0);
     test_adamw(1000003, 1, 0);
     test_adamw(1000003, 10, 0);
     test_adamw(4097, 3, 1);
