@@ -254,7 +254,8 @@ for step in "${steps[@]}"; do
         # of this script (default 540: one device call is limited to 600).
         # SANITIZE_RUNS="tool:group ..." overrides the list.
         runs=${SANITIZE_RUNS:-"racecheck:swa_attn racecheck:ckpt_attn racecheck:scan memcheck:swa_attn memcheck:ckpt_attn
-              memcheck:scan memcheck:embedding racecheck:rmsnorm memcheck:cross_entropy memcheck:conv1d"}
+              memcheck:scan memcheck:embedding racecheck:rmsnorm racecheck:cross_entropy memcheck:cross_entropy
+              memcheck:conv1d"}
         for run in $runs; do
             set -- ${run/:/ }
             left=$((${DEADLINE:-540} - SECONDS))
