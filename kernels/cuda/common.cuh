@@ -71,6 +71,15 @@ typedef struct {
 
 scout_cuda_context *scout_cuda_ctx(void); // backend_cuda.cu
 
+// Lets `kernel` launch with `bytes` of dynamic shared memory: its limit (48 KB until raised) goes up only when
+// `bytes` is over the largest size set so far, *limit_set (a static of the caller's, one per kernel instance,
+// starting at 48 << 10), so the attribute call happens once per kernel and size, not on every launch.
+template <class Kernel> static inline void raise_smem_limit(Kernel kernel, size_t *limit_set, size_t bytes) {
+    if (bytes <= *limit_set) return;
+    cudaCheck(cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, (int)bytes));
+    *limit_set = bytes;
+}
+
 // Two independent halves of an op on two streams: scout_cuda_fork(stream) returns a second stream that starts
 // after everything queued on `stream` so far; scout_cuda_join(stream) makes `stream` wait for what was queued on
 // that second stream since. Only for kernels that write disjoint memory (no order between them is implied).

@@ -116,7 +116,8 @@ __global__ void __launch_bounds__(kStagedThreads) cross_entropy_staged_kernel(fl
         cp_async_wait<1>(); // this row is in (for this thread) ...
         __syncthreads();    // ... for all
         const floatX *row = rows + (size_t)slot * V;
-        const float target_logit = LOSS && threadIdx.x == 0 ? bf2f(row[targets[n]]) : 0.0f;
+        const int target = targets[n];
+        const float target_logit = LOSS && threadIdx.x == 0 ? bf2f(row[target]) : 0.0f;
         x128 x[kStagedChunks];
 #pragma unroll
         for (int j = 0; j < kStagedChunks; j++) {
@@ -140,7 +141,6 @@ __global__ void __launch_bounds__(kStagedThreads) cross_entropy_staged_kernel(fl
         if (LOSS && threadIdx.x == 0) losses[n] = lse - target_logit;
 
         if (GRAD) {
-            const int target = targets[n];
             floatX *drow = dlogits + (size_t)n * V;
 #pragma unroll
             for (int j = 0; j < kStagedChunks; j++) {
@@ -166,12 +166,8 @@ static void cross_entropy_launch(float *losses, void *dlogits, const void *logit
     const scout_cuda_context *ctx = scout_cuda_ctx();
     const size_t staged_smem = 2 * (size_t)V * sizeof(floatX);
     if (vec && V <= kStagedThreads * 8 * kStagedChunks && staged_smem <= (size_t)ctx->max_smem_optin) {
-        static size_t smem_set = 48 << 10; // the kernel's dynamic shared memory limit so far (opt-in above 48 KB)
-        if (staged_smem > smem_set) {
-            cudaCheck(cudaFuncSetAttribute(cross_entropy_staged_kernel<LOSS, GRAD>,
-                                           cudaFuncAttributeMaxDynamicSharedMemorySize, (int)staged_smem));
-            smem_set = staged_smem;
-        }
+        static size_t smem_set = 48 << 10;
+        raise_smem_limit(cross_entropy_staged_kernel<LOSS, GRAD>, &smem_set, staged_smem);
         const int blocks = N < ctx->sm_count ? N : ctx->sm_count;
         cross_entropy_staged_kernel<LOSS, GRAD><<<blocks, kStagedThreads, staged_smem, stream>>>(
             losses, (floatX *)dlogits, (const floatX *)logits, targets, dloss, N, V);

@@ -253,14 +253,11 @@ extern "C" size_t rmsnorm_backward_workspace_size_cuda(int N, int C) {
 }
 
 // Launches `kernel` with `smem` bytes of dynamic shared memory, its limit raised first when that is over the
-// default (once per kernel: *smem_set remembers the largest size set).
+// default (once per kernel: *smem_set remembers the largest size set, see raise_smem_limit).
 template <class Kernel, class... Args>
 static void launch_with_smem(Kernel kernel, size_t *smem_set, int n_blocks, size_t smem, cudaStream_t stream,
                              Args... args) {
-    if (smem > *smem_set) {
-        cudaCheck(cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, (int)smem));
-        *smem_set = smem;
-    }
+    raise_smem_limit(kernel, smem_set, smem);
     kernel<<<n_blocks, 32 * kWarps, smem, stream>>>(args...);
     cudaCheck(cudaGetLastError());
 }
