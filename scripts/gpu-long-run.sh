@@ -13,8 +13,9 @@
 # build/gpu-longrun/run (an ignored path, so a warm machine keeps it between two calls).
 #
 # Recipe: sequences of 2048 tokens, micro-batch 8, global batch 32 (65,536 tokens per step), 100M tokens (1,525
-# steps, ~2 epochs of the corpus; a little over 10 minutes on one H200 at ~150K tokens/s), peak lr 3e-4 (the reference's) after 3% warmup, cosine
-# to 3e-5, weight decay 0.1, clip 1.0; validation on the first 8 x 8 validation blocks (131K tokens) every 50 steps.
+# steps, ~2 epochs of the corpus; a little over 10 minutes on one H200 at ~150K tokens/s), peak lr 3e-4 (the
+# reference's) after 3% warmup, cosine to 3e-5, weight decay 0.1, clip 1.0; validation on the first 8 x 8
+# validation blocks (131K tokens) every 50 steps.
 set -uo pipefail
 cd "$(dirname "$0")/.."
 
