@@ -71,13 +71,14 @@ typedef struct {
 
 scout_cuda_context *scout_cuda_ctx(void); // backend_cuda.cu
 
-// Lets `kernel` launch with `bytes` of dynamic shared memory: its limit (48 KB until raised) goes up only when
-// `bytes` is over the largest size set so far, *limit_set (a static of the caller's, one per kernel instance,
-// starting at 48 << 10), so the attribute call happens once per kernel and size, not on every launch.
-template <class Kernel> static inline void raise_smem_limit(Kernel kernel, size_t *limit_set, size_t bytes) {
-    if (bytes <= *limit_set) return;
-    cudaCheck(cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, (int)bytes));
-    *limit_set = bytes;
+// Lets kernel K launch with `bytes` of dynamic shared memory: its limit (48 KB until raised) goes up only when
+// `bytes` is over the largest size set for K so far (a static of this instantiation: one per kernel), so the
+// attribute call happens once per kernel and size, not on every launch.
+template <auto K> static inline void raise_smem_limit(size_t bytes) {
+    static size_t limit_set = 48 << 10;
+    if (bytes <= limit_set) return;
+    cudaCheck(cudaFuncSetAttribute(K, cudaFuncAttributeMaxDynamicSharedMemorySize, (int)bytes));
+    limit_set = bytes;
 }
 
 // Two independent halves of an op on two streams: scout_cuda_fork(stream) returns a second stream that starts

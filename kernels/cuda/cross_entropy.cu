@@ -166,8 +166,7 @@ static void cross_entropy_launch(float *losses, void *dlogits, const void *logit
     const scout_cuda_context *ctx = scout_cuda_ctx();
     const size_t staged_smem = 2 * (size_t)V * sizeof(floatX);
     if (vec && V <= kStagedThreads * 8 * kStagedChunks && staged_smem <= (size_t)ctx->max_smem_optin) {
-        static size_t smem_set = 48 << 10;
-        raise_smem_limit(cross_entropy_staged_kernel<LOSS, GRAD>, &smem_set, staged_smem);
+        raise_smem_limit<cross_entropy_staged_kernel<LOSS, GRAD>>(staged_smem);
         const int blocks = N < ctx->sm_count ? N : ctx->sm_count;
         cross_entropy_staged_kernel<LOSS, GRAD><<<blocks, kStagedThreads, staged_smem, stream>>>(
             losses, (floatX *)dlogits, (const floatX *)logits, targets, dloss, N, V);

@@ -252,30 +252,25 @@ extern "C" size_t rmsnorm_backward_workspace_size_cuda(int N, int C) {
     return (size_t)ceil_div(N, kRowsPerBlock) * C * sizeof(float);
 }
 
-// Launches `kernel` with `smem` bytes of dynamic shared memory, its limit raised first when that is over the
-// default (once per kernel: *smem_set remembers the largest size set, see raise_smem_limit).
-template <class Kernel, class... Args>
-static void launch_with_smem(Kernel kernel, size_t *smem_set, int n_blocks, size_t smem, cudaStream_t stream,
-                             Args... args) {
-    raise_smem_limit(kernel, smem_set, smem);
-    kernel<<<n_blocks, 32 * kWarps, smem, stream>>>(args...);
+// Launches kernel K with `smem` bytes of dynamic shared memory, its limit raised first when that is over the
+// default (once per kernel and size, see raise_smem_limit).
+template <auto K, class... Args>
+static void launch_with_smem(int n_blocks, size_t smem, cudaStream_t stream, Args... args) {
+    raise_smem_limit<K>(smem);
+    K<<<n_blocks, 32 * kWarps, smem, stream>>>(args...);
     cudaCheck(cudaGetLastError());
 }
 
-// The kernel instance for (VEC, ADD), its dynamic shared-memory limit raised once to the largest size asked for.
+// The kernel instance for (VEC, ADD), resp. (CH, ADD).
 template <int VEC, bool ADD>
 static void launch_backward(floatX *dx, float *partial, const floatX *dout, const floatX *x, const floatX *w,
                             const float *rstd, int N, int C, int n_blocks, size_t smem, cudaStream_t stream) {
-    static size_t smem_set = 48 << 10; // the default limit
-    launch_with_smem(rmsnorm_backward_kernel<VEC, ADD>, &smem_set, n_blocks, smem, stream, dx, partial, dout, x, w,
-                     rstd, N, C);
+    launch_with_smem<rmsnorm_backward_kernel<VEC, ADD>>(n_blocks, smem, stream, dx, partial, dout, x, w, rstd, N, C);
 }
 template <int CH, bool ADD>
 static void launch_backward_reg(floatX *dx, float *partial, const floatX *dout, const floatX *x, const floatX *w,
                                 const float *rstd, int N, int n_blocks, size_t smem, cudaStream_t stream) {
-    static size_t smem_set = 48 << 10;
-    launch_with_smem(rmsnorm_backward_reg_kernel<CH, ADD>, &smem_set, n_blocks, smem, stream, dx, partial, dout, x, w,
-                     rstd, N);
+    launch_with_smem<rmsnorm_backward_reg_kernel<CH, ADD>>(n_blocks, smem, stream, dx, partial, dout, x, w, rstd, N);
 }
 
 extern "C" void rmsnorm_backward_cuda(void *dx, float *dw, const void *dout, const void *x, const void *w,

@@ -1063,9 +1063,8 @@ static void launch_fwd(floatX *y, float *state_out, float *chunk_states, const v
                        const float *dt_bias, const float *A_log, const void *ssm_B, const void *ssm_C, int bc_stride,
                        const float *D, const void *z, int z_stride, int B, int T, int E, int N, cudaStream_t stream) {
     size_t smem = fwd_smem_bytes(kItems, kHasZ, kWriteY, N);
-    auto kernel = selective_scan_fwd_kernel<kItems, kHasZ, kWriteY, kSaveStates>;
-    static size_t smem_set = 48 << 10; // this instance's limit so far (raise_smem_limit)
-    raise_smem_limit(kernel, &smem_set, smem);
+    constexpr auto kernel = selective_scan_fwd_kernel<kItems, kHasZ, kWriteY, kSaveStates>;
+    raise_smem_limit<kernel>(smem);
     dim3 grid(ceil_div(E, kChannels), B);
     kernel<<<grid, kChannels * 32, smem, stream>>>(y, state_out, chunk_states, (const floatX *)u, (const floatX *)dt_raw,
                                                    dt_bias, A_log, (const floatX *)ssm_B, (const floatX *)ssm_C,
@@ -1119,9 +1118,8 @@ static void launch_bwd(floatX *du, floatX *ddt, floatX *dz, float *dbc, float *p
                        const void *ssm_B, const void *ssm_C, int bc_stride, const float *D, const void *z,
                        int z_stride, int B, int T, int E, int N, cudaStream_t stream) {
     size_t smem = bwd_smem_bytes(kItems, kHasZ, N);
-    auto kernel = selective_scan_bwd_kernel<kItems, kHasZ>;
-    static size_t smem_set = 48 << 10; // this instance's limit so far (raise_smem_limit)
-    raise_smem_limit(kernel, &smem_set, smem);
+    constexpr auto kernel = selective_scan_bwd_kernel<kItems, kHasZ>;
+    raise_smem_limit<kernel>(smem);
     dim3 grid(ceil_div(E, kChannels), B);
     kernel<<<grid, kChannels * 32, smem, stream>>>(du, ddt, dz, dbc, params, states, (const floatX *)dy, (const floatX *)u,
                                                    (const floatX *)dt_raw, dt_bias, A_log, (const floatX *)ssm_B,
@@ -1244,9 +1242,8 @@ static void span_backward(floatX *du, floatX *ddt_raw, floatX *dssm_B, floatX *d
                                                                                          p.n_spans);
     cudaCheck(cudaGetLastError());
     const size_t smem = SpanBwdSmem<NT>::total * sizeof(float);
-    auto kernel = scan_span_backward_kernel<NT, kHasZ>;
-    static size_t smem_set = 48 << 10; // this instance's limit so far (raise_smem_limit)
-    raise_smem_limit(kernel, &smem_set, smem);
+    constexpr auto kernel = scan_span_backward_kernel<NT, kHasZ>;
+    raise_smem_limit<kernel>(smem);
     kernel<<<grid, kSThreads, smem, stream>>>(du, ddt_raw, dz, dC_part, dB_part, params, rec, p);
     cudaCheck(cudaGetLastError());
     const size_t total = (size_t)B * T * NT;
