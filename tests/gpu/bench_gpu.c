@@ -187,6 +187,7 @@ static void att_alloc(att_ctx *a, size_t rows, size_t ws_bytes) {
     a->ws = dev_alloc(ws_bytes);
 }
 static void att_free(att_ctx *a) {
+    // The first six are allocations either way; stacked, k, v, dk, dv point into the q and dq allocations.
     void *bufs[] = {a->q, a->out, a->dout, a->dq, a->lse, a->ws, a->k, a->v, a->dk, a->dv};
     for (int i = 0; i < (a->stacked ? 6 : 10); i++) GPU_CHECK(cudaFree(bufs[i]));
 }
